@@ -1,0 +1,89 @@
+/* nines: entry point. Parses the command line and runs the single-child mode or the supervisor. */
+#include "log.h"
+#include "single.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifndef NINES_VERSION
+#define NINES_VERSION "0.1.0"
+#endif
+
+enum { DEFAULT_STOP_TIMEOUT_MS = 5000 };
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: nines [-g|-p] [-t TIMEOUT] [-v] -- COMMAND [ARG...]\n"
+            "       nines --version | --help\n"
+            "\n"
+            "Runs COMMAND as its only child, as PID 1 of a container or as a subreaper:\n"
+            "reaps every zombie, forwards signals, stops the whole tree, exits with the\n"
+            "child's status (128+N when killed by signal N, 127/126 when it cannot run).\n"
+            "\n"
+            "  -g            forward signals to the child's process group (default)\n"
+            "  -p            forward signals to the child process only\n"
+            "  -t TIMEOUT    stop timeout: TERM to KILL for what remains (default 5s;\n"
+            "                ms, s, m suffixes; a bare number is seconds)\n"
+            "  -v            debug logging\n");
+}
+
+/* Parses "5", "5s", "500ms", "2m" into ms. Returns 0 or -EINVAL. */
+static int parse_timeout(const char *s, uint64_t *ms)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || v < 0)
+        return -EINVAL;
+    double mult = 1000;
+    if (!strcmp(end, "ms"))
+        mult = 1;
+    else if (!strcmp(end, "m"))
+        mult = 60000;
+    else if (*end && strcmp(end, "s"))
+        return -EINVAL;
+    if (v * mult > 86400000.0 * 365)
+        return -EINVAL;
+    *ms = (uint64_t)(v * mult);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
+        {"verbose", no_argument, NULL, 'v'},
+        {"stop-timeout", required_argument, NULL, 't'},
+        {NULL, 0, NULL, 0},
+    };
+    struct single_opts so = {.stop_timeout_ms = DEFAULT_STOP_TIMEOUT_MS};
+    int c;
+    /* "+": stop at the first non-option, so COMMAND's own options are never ours. */
+    while ((c = getopt_long(argc, argv, "+gpt:vhV", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'g': so.signal_pid_only = false; break;
+        case 'p': so.signal_pid_only = true; break;
+        case 't':
+            if (parse_timeout(optarg, &so.stop_timeout_ms) < 0) {
+                fprintf(stderr, "nines: bad stop timeout '%s' (e.g. 5s, 500ms)\n", optarg);
+                return 2;
+            }
+            break;
+        case 'v': log_set_level(LOG_DEBUG); break;
+        case 'h': usage(stdout); return 0;
+        case 'V': printf("nines %s\n", NINES_VERSION); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (optind >= argc) {
+        usage(stderr);
+        return 2;
+    }
+    so.argv = argv + optind;
+    return single_run(&so);
+}

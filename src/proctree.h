@@ -1,0 +1,24 @@
+/* proctree: finding and signalling the processes below nines, from /proc. Owns nothing but the
+ * arrays it returns. Used for the whole-tree stop: a subreaper's orphans are re-parented to it,
+ * but a grandchild whose parent lives is not its child, so the tree must be walked. */
+#ifndef NINES_PROCTREE_H
+#define NINES_PROCTREE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* Fills *out with the pids of every live descendant of root (not root itself), read from
+ * /proc/[pid]/stat. *out is malloc'd (caller frees; NULL when *n is 0).
+ * Returns 0 or -errno (-ENOMEM, or the error opening /proc). */
+int proctree_descendants(pid_t root, pid_t **out, size_t *n);
+
+/* Sends sig to every descendant of nines; as PID 1 this is kill(-1) (everything in the
+ * namespace but nines). Returns the number of processes signalled, or -errno. */
+int proctree_signal_all(int sig);
+
+/* Reads the start time (clock ticks since boot, field 22 of /proc/PID/stat) of pid.
+ * Returns 0 and sets *start, or -errno (-ESRCH when gone). */
+int proctree_start_time(pid_t pid, uint64_t *start);
+
+#endif

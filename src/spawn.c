@@ -1,0 +1,109 @@
+#include "spawn.h"
+
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char *const stage_names[] = {
+    [SPAWN_STAGE_SETUP] = "setup",
+    [SPAWN_STAGE_CHDIR] = "chdir",
+    [SPAWN_STAGE_CREDS] = "credentials",
+    [SPAWN_STAGE_EXEC] = "exec",
+};
+_Static_assert(sizeof stage_names / sizeof stage_names[0] == SPAWN_STAGE_EXEC + 1,
+               "every spawn stage needs a name");
+
+const char *spawn_stage_name(int stage)
+{
+    if (stage < 0 || stage > SPAWN_STAGE_EXEC)
+        return "?";
+    return stage_names[stage];
+}
+
+void spawn_opts_init(struct spawn_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->stdin_fd = o->stdout_fd = o->stderr_fd = o->err_fd = -1;
+}
+
+/* Child side: report, print one line, exit. Only async-signal-safe calls after fork, except
+ * that nines is single-threaded, so stdio and malloc are safe here too. */
+static _Noreturn void child_fail(const struct spawn_opts *o, int stage, int err)
+{
+    struct spawn_error e = {stage, err};
+    if (o->err_fd >= 0) {
+        ssize_t w = write(o->err_fd, &e, sizeof e);
+        (void)w;
+    }
+    const char *what = stage == SPAWN_STAGE_CHDIR ? o->directory : o->argv[0];
+    dprintf(STDERR_FILENO, "nines: cannot %s '%s': %s\n",
+            stage == SPAWN_STAGE_EXEC ? "execute" : spawn_stage_name(stage), what, strerror(err));
+    _exit(err == ENOENT || err == ENOTDIR ? SPAWN_EXIT_NOTFOUND : SPAWN_EXIT_NOEXEC);
+}
+
+static int move_fd(int from, int to)
+{
+    if (from < 0 || from == to)
+        return 0;
+    return dup2(from, to) < 0 ? -1 : 0; /* dup2 clears FD_CLOEXEC on the new fd */
+}
+
+/* systemd socket activation: LISTEN_PID names the process meant to use the sockets. When it
+ * names nines, it means the program nines runs (sd_listen_fds(3)). */
+static void fix_listen_pid(pid_t parent)
+{
+    const char *lp = getenv("LISTEN_PID");
+    if (!lp || atol(lp) != (long)parent)
+        return;
+    char buf[24];
+    snprintf(buf, sizeof buf, "%ld", (long)getpid());
+    setenv("LISTEN_PID", buf, 1);
+}
+
+static _Noreturn void child_main(const struct spawn_opts *o, pid_t parent)
+{
+    if (o->new_session) {
+        if (setsid() < 0)
+            child_fail(o, SPAWN_STAGE_SETUP, errno);
+    } else if (setpgid(0, 0) < 0) {
+        child_fail(o, SPAWN_STAGE_SETUP, errno);
+    }
+    /* SIGTTOU is still blocked here (inherited from nines), so tcsetpgrp cannot stop us. */
+    if (o->take_tty)
+        tcsetpgrp(STDIN_FILENO, getpgrp());
+    if (move_fd(o->stdin_fd, 0) < 0 || move_fd(o->stdout_fd, 1) < 0 || move_fd(o->stderr_fd, 2) < 0)
+        child_fail(o, SPAWN_STAGE_SETUP, errno);
+    if (!o->keep_fds) {
+        int keep[1] = {o->err_fd};
+        fd_close_from(3, keep, o->err_fd >= 0 ? 1 : 0);
+    }
+    if (o->directory && chdir(o->directory) < 0)
+        child_fail(o, SPAWN_STAGE_CHDIR, errno);
+    fix_listen_pid(parent);
+    sig_restore_child(o->sig);
+    if (o->envp)
+        execvpe(o->argv[0], o->argv, o->envp);
+    else
+        execvp(o->argv[0], o->argv);
+    child_fail(o, SPAWN_STAGE_EXEC, errno);
+}
+
+pid_t spawn_process(const struct spawn_opts *o)
+{
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    if (pid < 0)
+        return -errno;
+    if (pid == 0)
+        child_main(o, parent);
+    /* Also set the group from the parent: whichever runs first, a signal sent to the group right
+     * after spawn_process() returns reaches the child (setpgid(2) race). */
+    if (!o->new_session)
+        setpgid(pid, pid);
+    return pid;
+}
