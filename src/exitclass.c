@@ -4,13 +4,6 @@
 
 #include <stdio.h>
 
-static const char *const policy_names[] = {
-    [POLICY_ALWAYS] = "always",
-    [POLICY_ON_FAILURE] = "on-failure",
-    [POLICY_NEVER] = "never",
-};
-_Static_assert(sizeof policy_names / sizeof policy_names[0] == POLICY_COUNT, "policy names");
-
 static const char *const reason_names[] = {
     [STOP_NONE] = "none",         [STOP_OPERATOR] = "operator", [STOP_SHUTDOWN] = "shutdown",
     [STOP_RESTART] = "restart",   [STOP_LIFETIME] = "max_lifetime", [STOP_HEALTH] = "health",
@@ -29,11 +22,6 @@ static const char *const verdict_names[] = {
 };
 _Static_assert(sizeof verdict_names / sizeof verdict_names[0] == VERDICT_COUNT, "verdict names");
 
-const char *restart_policy_name(enum restart_policy p)
-{
-    return (unsigned)p < POLICY_COUNT ? policy_names[p] : "?";
-}
-
 const char *stop_reason_name(enum stop_reason r)
 {
     return (unsigned)r < STOP_REASON_COUNT ? reason_names[r] : "?";
@@ -42,14 +30,6 @@ const char *stop_reason_name(enum stop_reason r)
 const char *verdict_name(enum verdict v)
 {
     return (unsigned)v < VERDICT_COUNT ? verdict_names[v] : "?";
-}
-
-static bool listed(int code, const int *codes, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if (codes[i] == code)
-            return true;
-    return false;
 }
 
 /* A process nines stopped on purpose: the reason decides, whatever the exit status was. */
@@ -70,12 +50,12 @@ static enum verdict classify_requested(enum stop_reason why)
     return VERDICT_RESTART_FAILURE; /* health and watchdog: the same path as a crash (P14) */
 }
 
-enum verdict exit_classify(const struct exit_facts *f, enum restart_policy policy,
-                           const int *no_restart, size_t n_no_restart)
+enum verdict exit_classify(const struct exit_facts *f, enum config_policy policy,
+                           const struct parse_exit_codes *no_restart)
 {
     if (f->why != STOP_NONE) {
         enum verdict v = classify_requested(f->why);
-        if (v == VERDICT_RESTART_FAILURE && policy == POLICY_NEVER)
+        if (v == VERDICT_RESTART_FAILURE && policy == CONFIG_POLICY_NEVER)
             return VERDICT_EXITED;
         return v;
     }
@@ -84,15 +64,15 @@ enum verdict exit_classify(const struct exit_facts *f, enum restart_policy polic
             return VERDICT_AUTHFAIL;
         if (f->code == EXIT_CONFIG)
             return VERDICT_FATAL;
-        if (listed(f->code, no_restart, n_no_restart))
+        if (no_restart && parse_exit_codes_has(no_restart, f->code))
             return VERDICT_EXITED;
         if (f->code == 0)
-            return policy == POLICY_ALWAYS ? VERDICT_RESTART_CLEAN : VERDICT_EXITED;
+            return policy == CONFIG_POLICY_ALWAYS ? VERDICT_RESTART_CLEAN : VERDICT_EXITED;
     }
     /* A failure: non-zero exit, a signal, or a program that could not be executed. A missing
      * binary may appear later (a volume mounted late), so it retries with backoff like a crash;
      * giving up is what `limit` is for (supervisord#487). */
-    return policy == POLICY_NEVER ? VERDICT_EXITED : VERDICT_RESTART_FAILURE;
+    return policy == CONFIG_POLICY_NEVER ? VERDICT_EXITED : VERDICT_RESTART_FAILURE;
 }
 
 bool verdict_is_failure(const struct exit_facts *f, enum verdict v)

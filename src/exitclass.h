@@ -7,10 +7,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "config.h"
+
 /* Exit-code contract for services (design.md): 77 authentication failed, 78 configuration error. */
 enum { EXIT_AUTHFAIL = 77, EXIT_CONFIG = 78 };
-
-enum restart_policy { POLICY_ALWAYS, POLICY_ON_FAILURE, POLICY_NEVER, POLICY_COUNT };
 
 /* Why nines itself ended the process (STOP_NONE: it ended on its own). */
 enum stop_reason {
@@ -44,10 +44,10 @@ struct exit_facts {
     enum stop_reason why; /* what nines asked for, STOP_NONE if nothing */
 };
 
-/* Decides what follows an ended process. no_restart holds exit codes that end the service
- * without a restart (EXITED), like systemd's RestartPreventExitStatus=. */
-enum verdict exit_classify(const struct exit_facts *f, enum restart_policy policy,
-                           const int *no_restart, size_t n_no_restart);
+/* Decides what follows an ended process. no_restart (may be NULL) holds exit codes that end the
+ * service without a restart (EXITED), like systemd's RestartPreventExitStatus=. */
+enum verdict exit_classify(const struct exit_facts *f, enum config_policy policy,
+                           const struct parse_exit_codes *no_restart);
 
 /* True when the verdict counts as a failure for the restart limit and the backoff streak. */
 bool verdict_is_failure(const struct exit_facts *f, enum verdict v);
@@ -56,7 +56,6 @@ bool verdict_is_failure(const struct exit_facts *f, enum verdict v);
  * into buf (NUL-terminated, truncated to len). Returns buf. */
 const char *exit_describe(const struct exit_facts *f, char *buf, size_t len);
 
-const char *restart_policy_name(enum restart_policy p);
 const char *stop_reason_name(enum stop_reason r);
 const char *verdict_name(enum verdict v);
 

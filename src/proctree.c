@@ -166,3 +166,68 @@ int proctree_start_time(pid_t pid, uint64_t *start)
     *start = strtoull(p + 1, NULL, 10);
     return 0;
 }
+
+/* Finds "key=" in a NUL-separated environ block; returns the value or NULL. */
+static const char *environ_find(const char *env, size_t len, const char *key, size_t klen)
+{
+    size_t i = 0;
+    while (i < len) {
+        const char *var = env + i;
+        size_t vlen = strnlen(var, len - i);
+        if (vlen > klen && !memcmp(var, key, klen) && var[klen] == '=' && i + vlen < len)
+            return var + klen + 1;
+        i += vlen + 1;
+    }
+    return NULL;
+}
+
+static const char *read_marker(pid_t pid, const char *key, char *buf, size_t len)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/environ", (int)pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return NULL;
+    /* The marker is set by nines among the first variables it adds; one read of 32 KiB covers
+     * every ordinary environment. */
+    ssize_t n = read(fd, buf, len - 1);
+    close(fd);
+    if (n <= 0)
+        return NULL;
+    buf[n] = '\0';
+    return environ_find(buf, (size_t)n, key, strlen(key));
+}
+
+int proctree_scan(const char *env_key, proc_visit_fn fn, void *ctx)
+{
+    DIR *d = opendir("/proc");
+    if (!d)
+        return -errno;
+    enum { ENVBUF = 32768 };
+    char *envbuf = malloc(ENVBUF);
+    if (!envbuf) {
+        closedir(d);
+        return -ENOMEM;
+    }
+    pid_t self = getpid();
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        if (!isdigit((unsigned char)de->d_name[0]))
+            continue;
+        pid_t pid = (pid_t)atoi(de->d_name);
+        if (pid == self)
+            continue;
+        char buf[512];
+        const char *rest = read_stat(pid, buf, sizeof buf);
+        int ppid, pgrp, sid;
+        char state;
+        if (!rest || sscanf(rest, " %c %d %d %d", &state, &ppid, &pgrp, &sid) != 4)
+            continue;
+        if (state == 'Z')
+            continue; /* zombies are only waiting to be reaped; they need no signal */
+        fn(ctx, pid, (pid_t)sid, read_marker(pid, env_key, envbuf, ENVBUF));
+    }
+    free(envbuf);
+    closedir(d);
+    return 0;
+}

@@ -21,4 +21,13 @@ int proctree_signal_all(int sig);
  * Returns 0 and sets *start, or -errno (-ESRCH when gone). */
 int proctree_start_time(pid_t pid, uint64_t *start);
 
+/* Visitor for proctree_scan(): pid, its session id, and the value of the scanned environment
+ * variable in its initial environment (NULL when absent or unreadable). */
+typedef void (*proc_visit_fn)(void *ctx, pid_t pid, pid_t sid, const char *marker);
+
+/* Calls fn for every process but nines, reading /proc/PID/stat and /proc/PID/environ. The
+ * environment marker finds what a service started even after it called setsid() and its parent
+ * died (the tree is then gone from the ppid links). Returns 0 or -errno. */
+int proctree_scan(const char *env_key, proc_visit_fn fn, void *ctx);
+
 #endif

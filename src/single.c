@@ -149,6 +149,10 @@ static void on_signal(struct single *s, int signo)
         reap(s);
         return;
     }
+    /* SIGPIPE is about nines' own writes (a closed stdout/stderr), not for the child; logging it
+     * would write to the same closed pipe and raise it again, forever. */
+    if (signo == SIGPIPE)
+        return;
     log_debug("got SIG%s; forwarding", sig_name(signo, name, sizeof name));
     forward(s, signo);
     /* TERM and INT mean "stop": make sure it ends. CONT lets a stopped child act on it (S3). */

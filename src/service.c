@@ -1,0 +1,629 @@
+#include "service.h"
+
+#include "log.h"
+#include "spawn.h"
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+extern char **environ;
+
+/* Bytes read from one output pipe per wake-up: a chatty child cannot starve the loop, and the
+ * pipe (not nines' memory) absorbs what is not read yet. */
+enum { OUTPUT_READ_MAX = 64 * 1024 };
+
+static const char *const state_names[] = {
+    [SVC_STOPPED] = "STOPPED", [SVC_STARTING] = "STARTING", [SVC_RUNNING] = "RUNNING",
+    [SVC_BACKOFF] = "BACKOFF", [SVC_STOPPING] = "STOPPING", [SVC_EXITED] = "EXITED",
+    [SVC_FATAL] = "FATAL",     [SVC_AUTHFAIL] = "AUTHFAIL",
+};
+_Static_assert(sizeof state_names / sizeof state_names[0] == SVC_STATE_COUNT, "state names");
+
+const char *svc_state_name(enum svc_state s)
+{
+    return (unsigned)s < SVC_STATE_COUNT ? state_names[s] : "?";
+}
+
+static const char *name_of(const struct service *svc)
+{
+    return svc->conf->name;
+}
+
+static void set_state(struct service *svc, enum svc_state st, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void set_state(struct service *svc, enum svc_state st, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(svc->reason, sizeof svc->reason, fmt, ap);
+    va_end(ap);
+    if (svc->state != st) {
+        log_info("%s: %s -> %s%s%s", name_of(svc), svc_state_name(svc->state),
+                 svc_state_name(st), svc->reason[0] ? ": " : "", svc->reason);
+        svc->state = st;
+        svc->since_ms = now_ms();
+        svc->since_wall_ms = wall_ms();
+    }
+    svc->host->changed(svc->host->ctx, svc);
+}
+
+static void apply_policy(struct service *svc)
+{
+    const struct config_restart *r = &svc->conf->restart;
+    svc->bpol.delay_ms = r->delay_ms;
+    svc->bpol.kind = r->backoff == CONFIG_BACKOFF_FIXED ? BACKOFF_FIXED : BACKOFF_EXPONENTIAL;
+    svc->bpol.max_delay_ms = r->max_delay_ms;
+    svc->bpol.jitter_pct = r->jitter_pct;
+    svc->bpol.reset_after_ms = r->reset_after_ms;
+}
+
+static void on_backoff_timer(struct loop *loop, struct timer *t);
+static void on_life_timer(struct loop *loop, struct timer *t);
+
+int service_init(struct service *svc, const struct config_service *conf,
+                 const struct service_host *host)
+{
+    memset(svc, 0, sizeof *svc);
+    svc->conf = conf;
+    svc->host = host;
+    svc->state = SVC_STOPPED;
+    svc->want_up = true;
+    svc->since_ms = now_ms();
+    svc->since_wall_ms = wall_ms();
+    for (int i = 0; i < 2; i++) {
+        svc->out[i].w.fd = -1;
+        svc->out[i].svc = svc;
+        svc->out[i].stream = i == 0 ? "stdout" : "stderr";
+    }
+    svc->errw.fd = -1;
+    timer_init(&svc->timer, on_backoff_timer, svc);
+    timer_init(&svc->life_timer, on_life_timer, svc);
+    apply_policy(svc);
+    const struct config_restart *r = &conf->restart;
+    return budget_init(&svc->budget, r->has_limit ? r->limit.count : 0,
+                       r->has_limit ? r->limit.window_ms : 0);
+}
+
+static void close_watcher(struct service *svc, struct watcher *w)
+{
+    if (w->fd < 0)
+        return;
+    loop_unwatch(svc->host->loop, w);
+    close(w->fd);
+    w->fd = -1;
+}
+
+static void output_line(void *ctx, const char *line, size_t len, bool cut, bool partial)
+{
+    struct svc_output *o = ctx;
+    (void)partial;
+    if (!o->svc->host->console)
+        return;
+    /* One write per line so lines of different services never interleave mid-line. */
+    char buf[LINEBUF_MAX + 300];
+    int n = snprintf(buf, sizeof buf, "%s | ", name_of(o->svc));
+    if (n < 0 || (size_t)n + len + 2 > sizeof buf)
+        return;
+    memcpy(buf + n, line, len);
+    size_t total = (size_t)n + len;
+    if (!cut)
+        buf[total++] = '\n';
+    ssize_t w = write(STDOUT_FILENO, buf, total);
+    (void)w; /* a full or closed stdout must never stop supervision */
+}
+
+static void drain_output(struct svc_output *o, bool to_eof)
+{
+    char buf[16384];
+    size_t budget = OUTPUT_READ_MAX;
+    while (to_eof || budget > 0) {
+        ssize_t n = read(o->w.fd, buf, sizeof buf);
+        if (n > 0) {
+            linebuf_feed(&o->lb, buf, (size_t)n, output_line, o);
+            budget = (size_t)n > budget ? 0 : budget - (size_t)n;
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n == 0 || (n < 0 && errno != EAGAIN)) {
+            linebuf_flush(&o->lb, output_line, o);
+            close_watcher(o->svc, &o->w);
+        }
+        return;
+    }
+}
+
+static void on_output(struct loop *loop, struct watcher *w, uint32_t events)
+{
+    (void)loop;
+    (void)events;
+    drain_output(w->data, false);
+}
+
+void service_free(struct service *svc)
+{
+    timer_stop(svc->host->loop, &svc->timer);
+    timer_stop(svc->host->loop, &svc->life_timer);
+    close_watcher(svc, &svc->errw);
+    for (int i = 0; i < 2; i++)
+        close_watcher(svc, &svc->out[i].w);
+    budget_free(&svc->budget);
+    free(svc->termed);
+}
+
+int service_update_conf(struct service *svc, const struct config_service *conf)
+{
+    const struct config_restart *r = &conf->restart;
+    int rc = budget_resize(&svc->budget, r->has_limit ? r->limit.count : 0,
+                           r->has_limit ? r->limit.window_ms : 0);
+    if (rc < 0)
+        return rc;
+    svc->conf = conf;
+    apply_policy(svc);
+    return 0;
+}
+
+bool service_idle(const struct service *svc)
+{
+    return svc->pid == 0 && !svc->tree_left;
+}
+
+bool service_ready(const struct service *svc)
+{
+    return svc->state == SVC_RUNNING;
+}
+
+int service_signal(struct service *svc, int signo)
+{
+    if (svc->pid == 0)
+        return -ESRCH;
+    /* The main process leads its own session and group (setsid), so -pid is its group. */
+    if (kill(-svc->pid, signo) == 0)
+        return 0;
+    return kill(svc->pid, signo) == 0 ? 0 : -errno;
+}
+
+/* ---- spawning ---- */
+
+/* Environment of a new process: nines' own, then the service's env= entries, then the markers
+ * that let nines find every process of this generation later (proctree_scan). */
+static char **make_env(struct service *svc)
+{
+    size_t n = 0;
+    while (environ[n])
+        n++;
+    const struct config_service *c = svc->conf;
+    char **env = calloc(n + c->n_env + 3, sizeof *env);
+    if (!env)
+        return NULL;
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        env[k++] = environ[i];
+    for (size_t i = 0; i < c->n_env; i++) {
+        size_t klen = strcspn(c->env[i], "=") + 1;
+        size_t j = 0;
+        while (j < k && strncmp(env[j], c->env[i], klen))
+            j++;
+        env[j] = c->env[i]; /* later wins; j == k appends */
+        if (j == k)
+            k++;
+    }
+    return env;
+}
+
+static int open_pipe(int fds[2])
+{
+    return pipe2(fds, O_CLOEXEC) < 0 ? -errno : 0;
+}
+
+struct spawn_fds {
+    int out[2], err[2], ep[2], devnull;
+};
+
+static void close_spawn_fds(struct spawn_fds *f)
+{
+    int *all[] = {&f->out[0], &f->out[1], &f->err[0], &f->err[1], &f->ep[0], &f->ep[1], &f->devnull};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        if (*all[i] >= 0) {
+            close(*all[i]);
+            *all[i] = -1;
+        }
+}
+
+static int open_spawn_fds(struct spawn_fds *f)
+{
+    memset(f, -1, sizeof *f);
+    f->devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (f->devnull < 0 || open_pipe(f->out) < 0 || open_pipe(f->err) < 0 || open_pipe(f->ep) < 0) {
+        int e = errno;
+        close_spawn_fds(f);
+        return -e;
+    }
+    fd_set_nonblock(f->out[0]);
+    fd_set_nonblock(f->err[0]);
+    fd_set_nonblock(f->ep[0]);
+    return 0;
+}
+
+static void on_errpipe(struct loop *loop, struct watcher *w, uint32_t events);
+
+/* Wires the parent ends of a fresh spawn into the loop. */
+static void watch_spawn_fds(struct service *svc, struct spawn_fds *f)
+{
+    for (int i = 0; i < 2; i++) {
+        struct svc_output *o = &svc->out[i];
+        if (o->w.fd >= 0)
+            drain_output(o, true); /* the old generation's pipe: its writers are gone */
+        watcher_init(&o->w, i == 0 ? f->out[0] : f->err[0], on_output, o);
+        linebuf_init(&o->lb);
+        if (loop_watch(svc->host->loop, &o->w, EPOLLIN) < 0)
+            log_warn("%s: cannot watch %s: %s", name_of(svc), o->stream, strerror(errno));
+    }
+    close_watcher(svc, &svc->errw);
+    watcher_init(&svc->errw, f->ep[0], on_errpipe, svc);
+    if (loop_watch(svc->host->loop, &svc->errw, EPOLLIN) < 0)
+        log_warn("%s: cannot watch the exec pipe: %s", name_of(svc), strerror(errno));
+    f->out[0] = f->err[0] = f->ep[0] = -1; /* now owned by the watchers */
+}
+
+static void spawn_failed(struct service *svc, int err);
+
+static void spawn_now(struct service *svc)
+{
+    struct spawn_fds f;
+    int rc = open_spawn_fds(&f);
+    char **env = rc < 0 ? NULL : make_env(svc);
+    if (rc < 0 || !env) {
+        close_spawn_fds(&f);
+        spawn_failed(svc, rc < 0 ? -rc : ENOMEM);
+        return;
+    }
+    snprintf(svc->instance, sizeof svc->instance, "%llu",
+             (unsigned long long)svc->host->next_instance(svc->host->ctx));
+    char marker_svc[300], marker_inst[80];
+    snprintf(marker_svc, sizeof marker_svc, "NINES_SERVICE=%s", name_of(svc));
+    snprintf(marker_inst, sizeof marker_inst, "NINES_INSTANCE=%s", svc->instance);
+    size_t n = 0;
+    while (env[n])
+        n++;
+    env[n] = marker_svc;
+    env[n + 1] = marker_inst;
+
+    struct spawn_opts o;
+    spawn_opts_init(&o);
+    o.argv = svc->conf->argv;
+    o.envp = env;
+    o.directory = svc->conf->directory;
+    o.sig = svc->host->sig;
+    o.new_session = true;
+    o.stdin_fd = f.devnull;
+    o.stdout_fd = f.out[1];
+    o.stderr_fd = f.err[1];
+    o.err_fd = f.ep[1];
+    pid_t pid = spawn_process(&o);
+    free(env);
+    if (pid < 0) {
+        close_spawn_fds(&f);
+        spawn_failed(svc, (int)-pid);
+        return;
+    }
+    close(f.out[1]);
+    close(f.err[1]);
+    close(f.ep[1]);
+    close(f.devnull);
+    f.out[1] = f.err[1] = f.ep[1] = f.devnull = -1;
+    watch_spawn_fds(svc, &f);
+
+    if (svc->has_last || svc->restarts) {
+        svc->restarts++;
+        svc->last_restart_wall_ms = wall_ms();
+    }
+    svc->pid = pid;
+    svc->sid = pid;
+    svc->stop_why = STOP_NONE;
+    svc->kill_sent = false;
+    svc->exec_failed = false;
+    svc->started_ms = now_ms();
+    if (svc->conf->restart.max_lifetime_ms)
+        timer_start(svc->host->loop, &svc->life_timer, svc->conf->restart.max_lifetime_ms);
+    log_debug("%s: spawned pid %d", name_of(svc), (int)pid);
+    set_state(svc, SVC_STARTING, "pid %d", (int)pid);
+}
+
+/* Reads the exec pipe: a struct spawn_error means setup or exec failed; EOF alone means the
+ * program is running (the pipe is close-on-exec). */
+static void read_errpipe(struct service *svc)
+{
+    if (svc->errw.fd < 0)
+        return;
+    struct spawn_error e;
+    ssize_t n;
+    do
+        n = read(svc->errw.fd, &e, sizeof e);
+    while (n < 0 && errno == EINTR);
+    if (n < 0 && errno == EAGAIN)
+        return;
+    if (n == (ssize_t)sizeof e) {
+        svc->exec_failed = true;
+        svc->exec_errno = e.err;
+        log_warn("%s: cannot %s %s: %s", name_of(svc), spawn_stage_name(e.stage),
+                 e.stage == SPAWN_STAGE_CHDIR ? svc->conf->directory : svc->conf->argv[0],
+                 strerror(e.err));
+    } else if (n == 0 && svc->pid && svc->state == SVC_STARTING) {
+        /* ready = started: up once exec succeeded. notify/healthy gates come with their issue. */
+        set_state(svc, SVC_RUNNING, "pid %d", (int)svc->pid);
+    }
+    close_watcher(svc, &svc->errw);
+}
+
+static void on_errpipe(struct loop *loop, struct watcher *w, uint32_t events)
+{
+    (void)loop;
+    (void)events;
+    read_errpipe(w->data);
+}
+
+static void describe_last(const struct service *svc, char *buf, size_t len)
+{
+    if (svc->last.exec_failed) {
+        snprintf(buf, len, "cannot execute %s: %s", svc->conf->argv[0], strerror(svc->exec_errno));
+        return;
+    }
+    exit_describe(&svc->last, buf, len);
+}
+
+static void start_or_wait(struct service *svc);
+
+/* The old generation is gone: do what the classifier decided. */
+static void apply_verdict(struct service *svc)
+{
+    char last[160];
+    describe_last(svc, last, sizeof last);
+    enum verdict v = svc->pending;
+    bool down = !svc->want_up || svc->stop_why == STOP_SHUTDOWN;
+    if (down && v != VERDICT_FATAL && v != VERDICT_AUTHFAIL)
+        v = VERDICT_STOPPED;
+    switch (v) {
+    case VERDICT_STOPPED:
+        set_state(svc, SVC_STOPPED, "%s", svc->stop_why == STOP_SHUTDOWN ? "shutdown" : "stopped");
+        return;
+    case VERDICT_RESTART:
+        log_info("%s: restarting (%s)", name_of(svc), stop_reason_name(svc->stop_why));
+        start_or_wait(svc);
+        return;
+    case VERDICT_EXITED:
+        set_state(svc, SVC_EXITED, "%s", last);
+        return;
+    case VERDICT_FATAL:
+        set_state(svc, SVC_FATAL, "%s%s", last,
+                  svc->last.exited && svc->last.code == EXIT_CONFIG ? " (configuration error)" : "");
+        return;
+    case VERDICT_AUTHFAIL:
+        set_state(svc, SVC_AUTHFAIL, "%s (authentication failed); waiting for a new token", last);
+        return;
+    case VERDICT_RESTART_CLEAN:
+    case VERDICT_RESTART_FAILURE:
+    case VERDICT_COUNT:
+        break;
+    }
+    bool failure = v == VERDICT_RESTART_FAILURE;
+    uint64_t wall = wall_ms();
+    if (failure && !budget_allows(&svc->budget, wall)) {
+        set_state(svc, SVC_FATAL, "%s; restart limit %u/%llus reached", last,
+                  budget_limit(&svc->budget),
+                  (unsigned long long)(budget_window_ms(&svc->budget) / 1000));
+        return;
+    }
+    uint64_t up = svc->started_ms ? now_ms() - svc->started_ms : 0;
+    uint64_t delay = backoff_on_exit(&svc->bpol, &svc->bo, up, failure, (uint32_t)random());
+    svc->next_start_ms = now_ms() + delay;
+    if (timer_start(svc->host->loop, &svc->timer, delay) < 0) {
+        log_error("%s: cannot arm the restart timer; retrying in 1s", name_of(svc));
+        timer_start(svc->host->loop, &svc->timer, 1000);
+    }
+    set_state(svc, SVC_BACKOFF, "%s; retry %llu", last, (unsigned long long)svc->restarts + 1);
+}
+
+void service_on_exit(struct service *svc, int status)
+{
+    read_errpipe(svc); /* the child wrote before exiting: the report is already in the pipe */
+    timer_stop(svc->host->loop, &svc->life_timer);
+    struct exit_facts f = {
+        .exited = WIFEXITED(status),
+        .code = WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status),
+        .exec_failed = svc->exec_failed,
+        .why = svc->stop_why,
+    };
+    svc->last = f;
+    svc->has_last = true;
+    svc->pending = exit_classify(&f, svc->conf->restart.policy, &svc->conf->restart.no_restart_exit_codes);
+    if (verdict_is_failure(&f, svc->pending))
+        budget_record(&svc->budget, wall_ms());
+    char d[64];
+    log_info("%s: pid %d ended: %s", name_of(svc), (int)svc->pid, exit_describe(&f, d, sizeof d));
+    svc->pid = 0;
+    /* Whatever the verdict, the rest of this generation must be gone before anything else
+     * happens (a new generation never overlaps the old one: discord.js#4151). */
+    svc->tree_left = true;
+    svc->host->rescan(svc->host->ctx);
+}
+
+static void signal_pids(const pid_t *pids, unsigned n, int signo)
+{
+    for (unsigned i = 0; i < n; i++)
+        kill(pids[i], signo);
+}
+
+/* Sends stop_signal + CONT to the leftovers that have not had it yet: a second TERM would
+ * interrupt a graceful handler that is already running (e.g. kill its `sleep`). */
+static void term_new_leftovers(struct service *svc, const pid_t *pids, unsigned n)
+{
+    for (unsigned i = 0; i < n; i++) {
+        bool seen = false;
+        for (unsigned j = 0; j < svc->n_termed && !seen; j++)
+            seen = svc->termed[j] == pids[i];
+        if (seen)
+            continue;
+        if (svc->n_termed == svc->cap_termed) {
+            unsigned cap = svc->cap_termed ? svc->cap_termed * 2 : 16;
+            pid_t *v = realloc(svc->termed, cap * sizeof *v);
+            if (!v)
+                return; /* not remembered: it may get the signal twice, never zero times */
+            svc->termed = v;
+            svc->cap_termed = cap;
+        }
+        svc->termed[svc->n_termed++] = pids[i];
+        kill(pids[i], svc->conf->stop_signal);
+        kill(pids[i], SIGCONT);
+    }
+}
+
+void service_tree_result(struct service *svc, const pid_t *pids, unsigned n)
+{
+    if (!svc->tree_left)
+        return;
+    svc->tree_count = n;
+    if (n == 0) {
+        svc->tree_left = false;
+        svc->n_termed = 0;
+        timer_stop(svc->host->loop, &svc->timer);
+        apply_verdict(svc);
+        return;
+    }
+    if (svc->kill_sent) {
+        signal_pids(pids, n, SIGKILL);
+        return;
+    }
+    term_new_leftovers(svc, pids, n);
+    if (svc->state != SVC_STOPPING) {
+        char last[160];
+        describe_last(svc, last, sizeof last);
+        set_state(svc, SVC_STOPPING, "%s; stopping %u leftover process%s", last, n,
+                  n == 1 ? "" : "es");
+    }
+    if (!timer_active(&svc->timer))
+        timer_start(svc->host->loop, &svc->timer, svc->conf->stop_timeout_ms);
+}
+
+static void spawn_failed(struct service *svc, int err)
+{
+    /* fork or pipe failed (EAGAIN under RLIMIT_NPROC, EMFILE...): nines stays up and retries
+     * through the same backoff as a crash, never in a tight loop. */
+    log_error("%s: cannot start: %s", name_of(svc), strerror(err));
+    svc->last = (struct exit_facts){.exec_failed = true, .why = STOP_NONE};
+    svc->exec_errno = err;
+    svc->has_last = true;
+    svc->pending = VERDICT_RESTART_FAILURE;
+    budget_record(&svc->budget, wall_ms());
+    svc->started_ms = 0;
+    apply_verdict(svc);
+}
+
+/* Spawns now when every after= dependency is ready; otherwise waits in STARTING. */
+static void start_or_wait(struct service *svc)
+{
+    if (!svc->host->deps_ready(svc->host->ctx, svc)) {
+        set_state(svc, SVC_STARTING, "waiting for after= %s", svc->conf->n_after == 1 ? svc->conf->after[0] : "dependencies");
+        return;
+    }
+    spawn_now(svc);
+}
+
+static void on_backoff_timer(struct loop *loop, struct timer *t)
+{
+    struct service *svc = t->data;
+    (void)loop;
+    if (svc->state == SVC_BACKOFF) {
+        if (svc->want_up)
+            start_or_wait(svc);
+        return;
+    }
+    /* Otherwise this is the stop timeout: KILL the group and everything of this generation. */
+    svc->kill_sent = true;
+    if (svc->pid) {
+        log_warn("%s: stop timeout (%llu ms): sending KILL", name_of(svc),
+                 (unsigned long long)svc->conf->stop_timeout_ms);
+        service_signal(svc, SIGKILL);
+    }
+    svc->host->rescan(svc->host->ctx);
+}
+
+static void on_life_timer(struct loop *loop, struct timer *t)
+{
+    (void)loop;
+    struct service *svc = t->data;
+    log_info("%s: max_lifetime reached, restarting", name_of(svc));
+    service_stop(svc, STOP_LIFETIME);
+}
+
+void service_stop(struct service *svc, enum stop_reason why)
+{
+    /* Shutdown is not the operator's intent: it must not be persisted as "wanted down". */
+    if (why == STOP_OPERATOR)
+        svc->want_up = false;
+    timer_stop(svc->host->loop, &svc->life_timer);
+    if (svc->pid == 0) {
+        if (svc->tree_left || why == STOP_SHUTDOWN) {
+            /* Leftovers may be stopping already; the verdict then follows stop_why/want_up. */
+            if (svc->stop_why == STOP_NONE || why == STOP_SHUTDOWN || why == STOP_OPERATOR)
+                svc->stop_why = why;
+        }
+        if (svc->tree_left)
+            return;
+        timer_stop(svc->host->loop, &svc->timer);
+        if (svc->state == SVC_BACKOFF || svc->state == SVC_STARTING || svc->state == SVC_RUNNING)
+            set_state(svc, SVC_STOPPED, "%s", why == STOP_SHUTDOWN ? "shutdown" : "stopped");
+        else
+            svc->host->changed(svc->host->ctx, svc); /* terminal states stay; want_up changed */
+        return;
+    }
+    if (svc->stop_why != STOP_NONE && why != STOP_SHUTDOWN && why != STOP_OPERATOR)
+        return; /* already stopping for a reason at least as strong */
+    svc->stop_why = why;
+    char name[16];
+    log_info("%s: stopping pid %d (%s, SIG%s)", name_of(svc), (int)svc->pid, stop_reason_name(why),
+             sig_name(svc->conf->stop_signal, name, sizeof name));
+    service_signal(svc, svc->conf->stop_signal);
+    service_signal(svc, SIGCONT); /* a stopped process cannot act on TERM (phusion#506) */
+    if (!timer_active(&svc->timer) || svc->state == SVC_BACKOFF)
+        timer_start(svc->host->loop, &svc->timer, svc->conf->stop_timeout_ms);
+    set_state(svc, SVC_STOPPING, "%s", stop_reason_name(why));
+}
+
+void service_start(struct service *svc, bool reset)
+{
+    svc->want_up = true;
+    if (reset)
+        backoff_reset(&svc->bo);
+    if (svc->pid || svc->tree_left) {
+        /* Still stopping: come back once the old generation is gone. */
+        if (svc->stop_why == STOP_OPERATOR || svc->stop_why == STOP_SHUTDOWN)
+            svc->stop_why = STOP_RESTART;
+        if (svc->pending == VERDICT_STOPPED)
+            svc->pending = VERDICT_RESTART;
+        svc->host->changed(svc->host->ctx, svc);
+        return;
+    }
+    if (svc->state == SVC_BACKOFF && !reset) {
+        svc->host->changed(svc->host->ctx, svc);
+        return;
+    }
+    timer_stop(svc->host->loop, &svc->timer);
+    start_or_wait(svc);
+}
+
+void service_poke(struct service *svc)
+{
+    if (svc->state == SVC_STARTING && svc->pid == 0 && !svc->tree_left && svc->want_up)
+        start_or_wait(svc);
+}

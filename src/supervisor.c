@@ -1,0 +1,672 @@
+#include "supervisor.h"
+
+#include "config.h"
+#include "log.h"
+#include "loop.h"
+#include "proctree.h"
+#include "service.h"
+#include "sig.h"
+#include "statefile.h"
+#include "util.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* While a generation's leftovers are being stopped, rescan at least this often: SIGCHLD from
+ * the reap loop triggers scans too, this only bounds how long a miss can last. */
+enum { RESCAN_MS = 500, SAVE_DELAY_MS = 50, ORPHAN_GRACE_MS = 5000 };
+
+struct supervisor {
+    const struct supervisor_opts *opts;
+    struct loop *loop;
+    struct sigstate sig;
+    struct watcher sigw;
+    struct config *cfg;
+    struct config **retired;  /* old configs still borrowed by removed, stopping services */
+    size_t n_retired;
+    struct service **svcs;    /* current services, then removed ones still stopping */
+    size_t n_svcs;
+    struct service_host host;
+    uint64_t instance_seq;
+    struct timer scan_timer, save_timer, shutdown_timer, settle_timer;
+    bool shutting_down, orphans_swept;
+    bool state_ok;
+    char state_path[PATH_MAX];
+    struct statefile state;
+};
+
+/* ---- helpers over the set ---- */
+
+static struct service *find_service(struct supervisor *s, const char *name)
+{
+    for (size_t i = 0; i < s->n_svcs; i++)
+        if (!strcmp(s->svcs[i]->conf->name, name))
+            return s->svcs[i];
+    return NULL;
+}
+
+static bool is_current(const struct supervisor *s, const struct service *svc)
+{
+    return config_find_service(s->cfg, svc->conf->name) == svc->conf;
+}
+
+static bool all_idle(const struct supervisor *s)
+{
+    for (size_t i = 0; i < s->n_svcs; i++)
+        if (!service_idle(s->svcs[i]))
+            return false;
+    return true;
+}
+
+/* ---- host callbacks ---- */
+
+static uint64_t next_instance(void *ctx)
+{
+    struct supervisor *s = ctx;
+    return ((uint64_t)getpid() << 32) | ++s->instance_seq;
+}
+
+static bool deps_ready(void *ctx, const struct service *svc)
+{
+    struct supervisor *s = ctx;
+    for (size_t i = 0; i < svc->conf->n_after; i++) {
+        struct service *dep = find_service(s, svc->conf->after[i]);
+        if (!dep || !service_ready(dep))
+            return false;
+    }
+    return true;
+}
+
+static void stop_for_shutdown(struct supervisor *s);
+static void maybe_finish(struct supervisor *s);
+static void free_removed(struct supervisor *s);
+
+/* A service changed: persist soon, and let the set react (dependents start, shutdown goes on,
+ * removed services are freed) from a zero-delay timer, never from inside the service's own call
+ * stack, so no service is re-entered while it is changing. */
+static void changed(void *ctx, struct service *svc)
+{
+    struct supervisor *s = ctx;
+    (void)svc;
+    if (s->state_ok && !timer_active(&s->save_timer))
+        timer_start(s->loop, &s->save_timer, SAVE_DELAY_MS);
+    if (!timer_active(&s->settle_timer))
+        timer_start(s->loop, &s->settle_timer, 0);
+}
+
+static void on_settle_timer(struct loop *loop, struct timer *t)
+{
+    struct supervisor *s = t->data;
+    (void)loop;
+    if (s->shutting_down) {
+        stop_for_shutdown(s);
+        maybe_finish(s);
+        return;
+    }
+    free_removed(s);
+    for (size_t i = 0; i < s->n_svcs; i++)
+        service_poke(s->svcs[i]);
+}
+
+static void rescan(void *ctx)
+{
+    struct supervisor *s = ctx;
+    if (!timer_active(&s->scan_timer) || s->scan_timer.due_ms > now_ms())
+        timer_start(s->loop, &s->scan_timer, 0);
+}
+
+/* ---- tree scans: what is left of a generation whose main process ended ---- */
+
+struct found {
+    struct service *svc;
+    pid_t *pids;
+    unsigned n, cap;
+    bool nomem;
+};
+
+struct scan {
+    struct found *f;
+    size_t n;
+};
+
+static void scan_visit(void *ctx, pid_t pid, pid_t sid, const char *marker)
+{
+    struct scan *sc = ctx;
+    for (size_t i = 0; i < sc->n; i++) {
+        struct found *f = &sc->f[i];
+        if (sid != f->svc->sid && (!marker || strcmp(marker, f->svc->instance)))
+            continue;
+        if (f->n == f->cap) {
+            unsigned cap = f->cap ? f->cap * 2 : 16;
+            pid_t *p = realloc(f->pids, cap * sizeof *p);
+            if (!p) {
+                f->nomem = true;
+                return;
+            }
+            f->pids = p;
+            f->cap = cap;
+        }
+        f->pids[f->n++] = pid;
+        return;
+    }
+}
+
+static void on_scan_timer(struct loop *loop, struct timer *t)
+{
+    struct supervisor *s = t->data;
+    (void)loop;
+    struct scan sc = {calloc(s->n_svcs ? s->n_svcs : 1, sizeof *sc.f), 0};
+    if (!sc.f) {
+        timer_start(s->loop, &s->scan_timer, RESCAN_MS); /* try again; never give up on a tree */
+        return;
+    }
+    for (size_t i = 0; i < s->n_svcs; i++)
+        if (s->svcs[i]->tree_left)
+            sc.f[sc.n++].svc = s->svcs[i];
+    int rc = sc.n ? proctree_scan("NINES_INSTANCE", scan_visit, &sc) : 0;
+    if (rc < 0)
+        log_warn("cannot scan /proc: %s", strerror(-rc));
+    bool again = false;
+    for (size_t i = 0; i < sc.n; i++) {
+        if (rc < 0 || sc.f[i].nomem)
+            again = true; /* unknown: do not declare the tree gone */
+        else
+            service_tree_result(sc.f[i].svc, sc.f[i].pids, sc.f[i].n);
+        free(sc.f[i].pids);
+        again = again || sc.f[i].svc->tree_left;
+    }
+    free(sc.f);
+    if (again && !timer_active(&s->scan_timer))
+        timer_start(s->loop, &s->scan_timer, RESCAN_MS);
+}
+
+/* ---- reaping ---- */
+
+static struct service *service_by_pid(struct supervisor *s, pid_t pid)
+{
+    for (size_t i = 0; i < s->n_svcs; i++)
+        if (s->svcs[i]->pid == pid)
+            return s->svcs[i];
+    return NULL;
+}
+
+static void reap(struct supervisor *s)
+{
+    for (;;) {
+        int status;
+        pid_t pid = waitpid(-1, &status, WNOHANG);
+        if (pid < 0 && errno == EINTR)
+            continue;
+        if (pid <= 0)
+            break;
+        struct service *svc = service_by_pid(s, pid);
+        if (svc)
+            service_on_exit(svc, status);
+        else
+            log_debug("reaped pid %d (not a service's main process)", (int)pid);
+    }
+    for (size_t i = 0; i < s->n_svcs; i++)
+        if (s->svcs[i]->tree_left) {
+            rescan(s);
+            break;
+        }
+    if (s->shutting_down)
+        maybe_finish(s);
+}
+
+/* ---- persisted state (operator intent, counters, restart budget) ---- */
+
+static void on_save_timer(struct loop *loop, struct timer *t)
+{
+    struct supervisor *s = t->data;
+    (void)loop;
+    struct statefile sf;
+    statefile_init(&sf);
+    int rc = 0;
+    uint64_t now = wall_ms();
+    for (size_t i = 0; i < s->n_svcs && rc == 0; i++) {
+        struct service *svc = s->svcs[i];
+        if (!is_current(s, svc))
+            continue; /* removed from the config: forget it */
+        uint32_t lim = budget_limit(&svc->budget);
+        uint64_t *ts = lim ? malloc(lim * sizeof *ts) : NULL;
+        size_t n = ts ? budget_export(&svc->budget, now, ts, lim) : 0;
+        if (n > lim)
+            n = lim;
+        rc = statefile_set(&sf, svc->conf->name, svc->want_up ? STATEFILE_WANT_UP : STATEFILE_WANT_DOWN,
+                           svc->restarts, svc->last_restart_wall_ms, ts, n);
+        free(ts);
+    }
+    if (rc == 0)
+        rc = statefile_save(s->state_path, &sf);
+    statefile_free(&sf);
+    if (rc < 0) {
+        log_warn("cannot save %s: %s; retrying in 5s", s->state_path, strerror(-rc));
+        timer_start(s->loop, &s->save_timer, 5000);
+    }
+}
+
+static void restore_state(struct supervisor *s, struct service *svc)
+{
+    const struct statefile_entry *e = statefile_get(&s->state, svc->conf->name);
+    if (!e)
+        return;
+    svc->want_up = e->want == STATEFILE_WANT_UP;
+    svc->restarts = e->restarts;
+    svc->last_restart_wall_ms = e->last_restart_ms;
+    if (budget_import(&svc->budget, e->failures, e->n_failures, wall_ms()) < 0)
+        log_warn("%s: cannot restore the restart budget: out of memory", svc->conf->name);
+}
+
+static int mkdir_p(const char *path, mode_t mode)
+{
+    char buf[PATH_MAX];
+    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
+        return -ENAMETOOLONG;
+    for (char *p = buf + 1;; p++) {
+        if (*p != '/' && *p)
+            continue;
+        char c = *p;
+        *p = '\0';
+        if (mkdir(buf, mode) < 0 && errno != EEXIST)
+            return -errno;
+        if (!c)
+            return 0;
+        *p = c;
+    }
+}
+
+static void load_state(struct supervisor *s)
+{
+    const char *dir = s->cfg->main.state_dir;
+    int rc = mkdir_p(dir, 0755);
+    if (rc == 0)
+        rc = statefile_path(s->state_path, sizeof s->state_path, dir);
+    if (rc < 0) {
+        log_warn("state_dir %s unusable (%s): operator intent and restart budgets will not "
+                 "survive a restart of nines", dir, strerror(-rc));
+        return;
+    }
+    s->state_ok = true;
+    char warn[512] = "";
+    rc = statefile_load(s->state_path, &s->state, warn, sizeof warn);
+    if (rc < 0 && rc != -ENOENT)
+        log_warn("cannot read %s: %s; starting from a clean state", s->state_path, strerror(-rc));
+    else if (warn[0])
+        log_warn("%s: %s", s->state_path, warn);
+}
+
+/* ---- the set: add, remove, reload ---- */
+
+static struct service *add_service(struct supervisor *s, const struct config_service *conf)
+{
+    struct service **v = realloc(s->svcs, (s->n_svcs + 1) * sizeof *v);
+    if (!v)
+        return NULL;
+    s->svcs = v;
+    struct service *svc = malloc(sizeof *svc);
+    if (!svc)
+        return NULL;
+    if (service_init(svc, conf, &s->host) < 0) {
+        service_free(svc);
+        free(svc);
+        return NULL;
+    }
+    s->svcs[s->n_svcs++] = svc;
+    return svc;
+}
+
+static bool config_in_use(const struct supervisor *s, const struct config *cfg)
+{
+    for (size_t i = 0; i < s->n_svcs; i++) {
+        const struct config_service *c = s->svcs[i]->conf;
+        if (c >= cfg->services && c < cfg->services + cfg->n_services)
+            return true;
+    }
+    return false;
+}
+
+/* Frees services removed by a reload once their processes are gone, then unused old configs. */
+static void free_removed(struct supervisor *s)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < s->n_svcs; i++) {
+        struct service *svc = s->svcs[i];
+        if (!is_current(s, svc) && service_idle(svc)) {
+            log_info("%s: removed", svc->conf->name);
+            service_free(svc);
+            free(svc);
+            continue;
+        }
+        s->svcs[k++] = svc;
+    }
+    s->n_svcs = k;
+    k = 0;
+    for (size_t i = 0; i < s->n_retired; i++) {
+        if (config_in_use(s, s->retired[i]))
+            s->retired[k++] = s->retired[i];
+        else
+            config_free(s->retired[i]);
+    }
+    s->n_retired = k;
+}
+
+static void print_errors(const struct config_errors *errs)
+{
+    for (size_t i = 0; i < errs->n; i++)
+        fprintf(stderr, "%s\n", errs->msgs[i]);
+    if (errs->nomem)
+        fprintf(stderr, "nines: out of memory while collecting config errors\n");
+}
+
+static int load_config(const struct supervisor_opts *o, struct config **out)
+{
+    struct config_errors errs = {0};
+    unsigned flags = o->config_path ? 0 : CONFIG_MAIN_OPTIONAL;
+    int rc = config_load(o->config_path, flags, out, &errs);
+    print_errors(&errs);
+    config_errors_free(&errs);
+    return rc;
+}
+
+static void apply_change(struct supervisor *s, const struct config_diff_entry *e)
+{
+    struct service *svc = e->old_svc ? find_service(s, e->name) : NULL;
+    switch (e->change) {
+    case CONFIG_ADDED:
+        svc = add_service(s, e->new_svc);
+        if (!svc) {
+            log_error("%s: cannot add: out of memory", e->name);
+            return;
+        }
+        restore_state(s, svc);
+        if (svc->want_up)
+            service_start(svc, false);
+        return;
+    case CONFIG_REMOVED:
+        if (svc)
+            service_stop(svc, STOP_OPERATOR); /* freed by free_removed() once idle */
+        return;
+    case CONFIG_CHANGED_PROCESS:
+    case CONFIG_CHANGED_INPLACE:
+    case CONFIG_UNCHANGED:
+    case CONFIG_CHANGE_COUNT:
+        break;
+    }
+    if (!svc)
+        return;
+    if (service_update_conf(svc, e->new_svc) < 0)
+        log_error("%s: cannot apply the new restart limit: out of memory", e->name);
+    /* Only a changed process is restarted, and only when it runs: a service the operator
+     * stopped stays stopped (supervisord#729, #1411). */
+    if (e->change == CONFIG_CHANGED_PROCESS && svc->pid) {
+        log_info("%s: definition changed, restarting", e->name);
+        service_stop(svc, STOP_RESTART);
+    }
+}
+
+static void reload(struct supervisor *s)
+{
+    log_info("reloading the configuration");
+    struct config *ncfg;
+    if (load_config(s->opts, &ncfg) < 0) {
+        log_error("reload failed; keeping the running configuration");
+        return;
+    }
+    struct config_diff_entry *d;
+    size_t n;
+    struct config **r = realloc(s->retired, (s->n_retired + 1) * sizeof *r);
+    if (!r || config_diff(s->cfg, ncfg, &d, &n) < 0) {
+        if (r)
+            s->retired = r;
+        log_error("reload failed: out of memory; keeping the running configuration");
+        config_free(ncfg);
+        return;
+    }
+    s->retired = r;
+    struct config *old = s->cfg;
+    s->cfg = ncfg;
+    /* Unchanged and changed services move to the new config first, so that the old one is
+     * borrowed only by removed services afterwards. */
+    for (size_t i = 0; i < n; i++)
+        if (d[i].change != CONFIG_ADDED)
+            apply_change(s, &d[i]);
+    for (size_t i = 0; i < n; i++)
+        if (d[i].change == CONFIG_ADDED)
+            apply_change(s, &d[i]);
+    free(d);
+    s->retired[s->n_retired++] = old;
+    free_removed(s);
+    for (size_t i = 0; i < s->n_svcs; i++)
+        service_poke(s->svcs[i]);
+}
+
+/* ---- shutdown: reverse after= order, each bounded by stop_timeout, all by shutdown_timeout ---- */
+
+/* True while a service that is after= svc still has processes: svc must outlive it. */
+static bool has_live_dependent(const struct supervisor *s, const struct service *svc)
+{
+    for (size_t i = 0; i < s->n_svcs; i++) {
+        const struct service *o = s->svcs[i];
+        if (service_idle(o))
+            continue;
+        for (size_t j = 0; j < o->conf->n_after; j++)
+            if (!strcmp(o->conf->after[j], svc->conf->name))
+                return true;
+    }
+    return false;
+}
+
+static void stop_for_shutdown(struct supervisor *s)
+{
+    for (size_t i = 0; i < s->n_svcs; i++) {
+        struct service *svc = s->svcs[i];
+        if (svc->stop_why == STOP_SHUTDOWN)
+            continue; /* already on its way */
+        if (!has_live_dependent(s, svc))
+            service_stop(svc, STOP_SHUTDOWN);
+    }
+}
+
+static void finish_now(struct supervisor *s)
+{
+    timer_stop(s->loop, &s->shutdown_timer);
+    loop_stop(s->loop);
+}
+
+/* Everything supervised is down. Processes that belong to no service (adopted orphans) get
+ * TERM and CONT and a grace, as in the single-child mode; nines leaves when none is left. */
+static void maybe_finish(struct supervisor *s)
+{
+    if (!all_idle(s))
+        return;
+    siginfo_t si;
+    /* WNOWAIT: only ask whether any child exists; reap() does the reaping. */
+    if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) < 0 && errno == ECHILD) {
+        finish_now(s);
+        return;
+    }
+    if (!s->orphans_swept) {
+        s->orphans_swept = true;
+        proctree_signal_all(SIGTERM);
+        proctree_signal_all(SIGCONT);
+        uint64_t left = s->shutdown_timer.due_ms > now_ms() ? s->shutdown_timer.due_ms - now_ms() : 0;
+        timer_start(s->loop, &s->shutdown_timer, left < ORPHAN_GRACE_MS ? left : ORPHAN_GRACE_MS);
+    }
+}
+
+static void on_shutdown_timer(struct loop *loop, struct timer *t)
+{
+    struct supervisor *s = t->data;
+    (void)loop;
+    log_warn("shutdown timeout: sending KILL to everything left");
+    proctree_signal_all(SIGKILL);
+    for (size_t i = 0; i < s->n_svcs; i++)
+        service_signal(s->svcs[i], SIGKILL);
+    finish_now(s);
+}
+
+static void start_shutdown(struct supervisor *s, int signo)
+{
+    char name[16];
+    if (s->shutting_down) {
+        log_info("SIG%s again: shutdown already in progress", sig_name(signo, name, sizeof name));
+        return;
+    }
+    log_info("SIG%s: shutting down", sig_name(signo, name, sizeof name));
+    s->shutting_down = true;
+    timer_start(s->loop, &s->shutdown_timer, s->cfg->main.shutdown_timeout_ms);
+    stop_for_shutdown(s);
+    maybe_finish(s);
+}
+
+/* ---- signals ---- */
+
+static void on_signal(struct supervisor *s, int signo)
+{
+    switch (signo) {
+    case SIGCHLD: reap(s); return;
+    case SIGPIPE: return; /* a closed stdout/stderr: logging it would raise it again */
+    case SIGTERM:
+    case SIGINT: start_shutdown(s, signo); return;
+    case SIGHUP:
+        if (!s->shutting_down)
+            reload(s);
+        return;
+    default: {
+        char name[16];
+        /* Job-control signals never stop nines (they are blocked); the rest is not ours. */
+        log_debug("ignoring SIG%s", sig_name(signo, name, sizeof name));
+    }
+    }
+}
+
+static void on_signalfd(struct loop *loop, struct watcher *w, uint32_t events)
+{
+    struct supervisor *s = w->data;
+    (void)loop;
+    (void)events;
+    struct signalfd_siginfo si[16];
+    for (;;) {
+        ssize_t n = read(w->fd, si, sizeof si);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return;
+        for (size_t i = 0; i < (size_t)n / sizeof si[0]; i++)
+            on_signal(s, (int)si[i].ssi_signo);
+    }
+}
+
+/* ---- run ---- */
+
+static int setup(struct supervisor *s)
+{
+    int rc = sig_block_all(&s->sig);
+    if (rc < 0) {
+        log_error("cannot block signals: %s", strerror(-rc));
+        return rc;
+    }
+    if (getpid() != 1 && prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
+        log_warn("cannot become a subreaper: %s", strerror(errno));
+    if (chdir("/") < 0)
+        log_warn("cannot chdir to /: %s", strerror(errno));
+    s->loop = loop_new();
+    if (!s->loop)
+        return -errno;
+    int fd = sig_open_fd(&s->sig);
+    if (fd < 0)
+        return fd;
+    watcher_init(&s->sigw, fd, on_signalfd, s);
+    timer_init(&s->scan_timer, on_scan_timer, s);
+    timer_init(&s->save_timer, on_save_timer, s);
+    timer_init(&s->shutdown_timer, on_shutdown_timer, s);
+    timer_init(&s->settle_timer, on_settle_timer, s);
+    s->host = (struct service_host){
+        .loop = s->loop,
+        .sig = &s->sig,
+        .console = s->cfg->main.console != CONFIG_CONSOLE_NO,
+        .next_instance = next_instance,
+        .deps_ready = deps_ready,
+        .changed = changed,
+        .rescan = rescan,
+        .ctx = s,
+    };
+    return loop_watch(s->loop, &s->sigw, EPOLLIN);
+}
+
+static void teardown(struct supervisor *s)
+{
+    if (s->state_ok && timer_active(&s->save_timer))
+        on_save_timer(s->loop, &s->save_timer); /* last state on disk before exit */
+    for (size_t i = 0; i < s->n_svcs; i++) {
+        service_free(s->svcs[i]);
+        free(s->svcs[i]);
+    }
+    free(s->svcs);
+    for (size_t i = 0; i < s->n_retired; i++)
+        config_free(s->retired[i]);
+    free(s->retired);
+    config_free(s->cfg);
+    statefile_free(&s->state);
+    if (s->loop) {
+        if (s->sigw.fd > 0)
+            close(s->sigw.fd);
+        loop_free(s->loop);
+    }
+}
+
+int supervisor_run(const struct supervisor_opts *opts)
+{
+    struct supervisor s = {.opts = opts};
+    s.sigw.fd = -1;
+    statefile_init(&s.state);
+    if (load_config(opts, &s.cfg) < 0) {
+        log_error("configuration has errors; not starting");
+        return 1;
+    }
+    srandom((unsigned)(now_ms() ^ (uint64_t)getpid()));
+    if (setup(&s) < 0) {
+        log_error("cannot set up the event loop: %s", strerror(errno));
+        teardown(&s);
+        return 1;
+    }
+    load_state(&s);
+    for (size_t i = 0; i < s.cfg->n_services; i++) {
+        struct service *svc = add_service(&s, &s.cfg->services[i]);
+        if (!svc) {
+            log_error("%s: cannot add: out of memory", s.cfg->services[i].name);
+            continue;
+        }
+        restore_state(&s, svc);
+    }
+    log_info("supervising %zu service%s", s.n_svcs, s.n_svcs == 1 ? "" : "s");
+    for (size_t i = 0; i < s.n_svcs; i++)
+        if (s.svcs[i]->want_up)
+            service_start(s.svcs[i], false);
+    reap(&s); /* zombies inherited at exec */
+    loop_run(s.loop);
+    teardown(&s);
+    log_info("shutdown complete");
+    return 0;
+}
+
+int supervisor_check(const struct supervisor_opts *opts)
+{
+    struct config *cfg;
+    if (load_config(opts, &cfg) < 0)
+        return 1;
+    printf("configuration ok: %zu service%s\n", cfg->n_services, cfg->n_services == 1 ? "" : "s");
+    config_free(cfg);
+    return 0;
+}
