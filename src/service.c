@@ -1,5 +1,7 @@
 #include "service.h"
 
+#include "creds.h"
+#include "envbuild.h"
 #include "log.h"
 #include "spawn.h"
 #include "util.h"
@@ -195,30 +197,57 @@ int service_signal(struct service *svc, int signo)
 
 /* ---- spawning ---- */
 
-/* Environment of a new process: nines' own, then the service's env= entries, then the markers
- * that let nines find every process of this generation later (proctree_scan). */
-static char **make_env(struct service *svc)
+/* Privileges of a new process from its definition. NSS lookups happen here, in the parent:
+ * they are not safe after fork. Returns 0 or -errno (-ENOENT: unknown user or group). */
+static int make_creds(const struct config_service *c, struct creds *cr)
 {
-    size_t n = 0;
-    while (environ[n])
-        n++;
-    const struct config_service *c = svc->conf;
-    char **env = calloc(n + c->n_env + 3, sizeof *env);
-    if (!env)
-        return NULL;
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++)
-        env[k++] = environ[i];
-    for (size_t i = 0; i < c->n_env; i++) {
-        size_t klen = strcspn(c->env[i], "=") + 1;
-        size_t j = 0;
-        while (j < k && strncmp(env[j], c->env[i], klen))
-            j++;
-        env[j] = c->env[i]; /* later wins; j == k appends */
-        if (j == k)
-            k++;
+    creds_init(cr);
+    int rc = 0;
+    if (c->user || c->group)
+        rc = creds_resolve_user(cr, c->user, c->group);
+    for (int i = 0; rc == 0 && i < CONFIG_RLIMIT_COUNT; i++)
+        if (c->rlimits[i].set)
+            rc = creds_set_rlimit(cr, c->rlimits[i].resource, c->rlimits[i].value.soft,
+                                  c->rlimits[i].value.hard);
+    if (c->has_umask) {
+        cr->set_umask = true;
+        cr->umask = c->umask;
     }
-    return env;
+    if (c->n_caps > CREDS_CAPS_MAX)
+        rc = rc ? rc : -EINVAL;
+    if (rc == 0 && c->n_caps) {
+        cr->set_caps = true;
+        cr->ncaps = c->n_caps;
+        memcpy(cr->caps, c->caps, c->n_caps * sizeof c->caps[0]);
+    }
+    if (rc < 0)
+        creds_free(cr);
+    return rc;
+}
+
+/* Environment of a new process: nines' own, its env_file, its env= entries, then the markers
+ * that let nines find every process of this generation later (proctree_scan). What was meant
+ * for nines itself (socket activation, its notify socket) is not passed on. */
+static int make_env(struct service *svc, char ***out)
+{
+    char marker_svc[300], marker_inst[80];
+    snprintf(marker_svc, sizeof marker_svc, "NINES_SERVICE=%s", name_of(svc));
+    snprintf(marker_inst, sizeof marker_inst, "NINES_INSTANCE=%s", svc->instance);
+    char *extra[] = {marker_svc, marker_inst, NULL};
+    char *unset[] = {"NOTIFY_SOCKET", "LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES",
+                     "WATCHDOG_PID", "WATCHDOG_USEC", NULL};
+    struct envbuild_spec spec = {
+        .base = environ,
+        .env_file = svc->conf->env_file,
+        .env = svc->conf->env,
+        .extra = extra,
+        .unset = unset,
+    };
+    struct envbuild_error err = {{0}};
+    int rc = envbuild_build(&spec, out, &err);
+    if (rc < 0)
+        log_error("%s: %s", name_of(svc), err.msg[0] ? err.msg : strerror(-rc));
+    return rc;
 }
 
 static int open_pipe(int fds[2])
@@ -280,24 +309,26 @@ static void spawn_failed(struct service *svc, int err);
 
 static void spawn_now(struct service *svc)
 {
-    struct spawn_fds f;
-    int rc = open_spawn_fds(&f);
-    char **env = rc < 0 ? NULL : make_env(svc);
-    if (rc < 0 || !env) {
-        close_spawn_fds(&f);
-        spawn_failed(svc, rc < 0 ? -rc : ENOMEM);
-        return;
-    }
     snprintf(svc->instance, sizeof svc->instance, "%llu",
              (unsigned long long)svc->host->next_instance(svc->host->ctx));
-    char marker_svc[300], marker_inst[80];
-    snprintf(marker_svc, sizeof marker_svc, "NINES_SERVICE=%s", name_of(svc));
-    snprintf(marker_inst, sizeof marker_inst, "NINES_INSTANCE=%s", svc->instance);
-    size_t n = 0;
-    while (env[n])
-        n++;
-    env[n] = marker_svc;
-    env[n + 1] = marker_inst;
+    struct spawn_fds f;
+    struct creds cr;
+    char **env = NULL;
+    int rc = make_creds(svc->conf, &cr);
+    if (rc < 0) {
+        log_error("%s: cannot resolve user/group: %s", name_of(svc), strerror(-rc));
+        spawn_failed(svc, -rc);
+        return;
+    }
+    rc = make_env(svc, &env);
+    if (rc == 0)
+        rc = open_spawn_fds(&f);
+    if (rc < 0) {
+        envbuild_envp_free(env);
+        creds_free(&cr);
+        spawn_failed(svc, -rc);
+        return;
+    }
 
     struct spawn_opts o;
     spawn_opts_init(&o);
@@ -310,8 +341,10 @@ static void spawn_now(struct service *svc)
     o.stdout_fd = f.out[1];
     o.stderr_fd = f.err[1];
     o.err_fd = f.ep[1];
+    o.creds = &cr;
     pid_t pid = spawn_process(&o);
-    free(env);
+    envbuild_envp_free(env);
+    creds_free(&cr);
     if (pid < 0) {
         close_spawn_fds(&f);
         spawn_failed(svc, (int)-pid);
@@ -356,6 +389,8 @@ static void read_errpipe(struct service *svc)
     if (n == (ssize_t)sizeof e) {
         svc->exec_failed = true;
         svc->exec_errno = e.err;
+        svc->exec_stage = e.stage;
+        svc->exec_creds_stage = e.creds_stage;
         log_warn("%s: cannot %s %s: %s", name_of(svc), spawn_stage_name(e.stage),
                  e.stage == SPAWN_STAGE_CHDIR ? svc->conf->directory : svc->conf->argv[0],
                  strerror(e.err));
@@ -376,7 +411,17 @@ static void on_errpipe(struct loop *loop, struct watcher *w, uint32_t events)
 static void describe_last(const struct service *svc, char *buf, size_t len)
 {
     if (svc->last.exec_failed) {
-        snprintf(buf, len, "cannot execute %s: %s", svc->conf->argv[0], strerror(svc->exec_errno));
+        if (svc->exec_stage == SPAWN_STAGE_CREDS)
+            snprintf(buf, len, "cannot set credentials: %s: %s",
+                     creds_stage_name(svc->exec_creds_stage), strerror(svc->exec_errno));
+        else if (svc->exec_stage == SPAWN_STAGE_CHDIR)
+            snprintf(buf, len, "cannot chdir to %s: %s", svc->conf->directory,
+                     strerror(svc->exec_errno));
+        else if (svc->exec_stage == SPAWN_STAGE_SETUP)
+            snprintf(buf, len, "cannot start: %s", strerror(svc->exec_errno));
+        else
+            snprintf(buf, len, "cannot execute %s: %s", svc->conf->argv[0],
+                     strerror(svc->exec_errno));
         return;
     }
     exit_describe(&svc->last, buf, len);
@@ -522,6 +567,7 @@ static void spawn_failed(struct service *svc, int err)
     log_error("%s: cannot start: %s", name_of(svc), strerror(err));
     svc->last = (struct exit_facts){.exec_failed = true, .why = STOP_NONE};
     svc->exec_errno = err;
+    svc->exec_stage = SPAWN_STAGE_SETUP;
     svc->has_last = true;
     svc->pending = VERDICT_RESTART_FAILURE;
     budget_record(&svc->budget, wall_ms());

@@ -66,6 +66,8 @@ struct service {
     unsigned n_termed, cap_termed;
     bool exec_failed;          /* the current process reported a setup/exec error */
     int exec_errno;
+    int exec_stage;            /* enum spawn_stage of the failure */
+    int exec_creds_stage;      /* enum creds_stage when exec_stage is SPAWN_STAGE_CREDS */
     char instance[48];         /* NINES_INSTANCE value of the current process */
     uint64_t started_ms;       /* CLOCK_MONOTONIC of the spawn */
     uint64_t since_ms;         /* when the current state began (monotonic) */

@@ -33,17 +33,27 @@ void spawn_opts_init(struct spawn_opts *o)
 
 /* Child side: report, print one line, exit. Only async-signal-safe calls after fork, except
  * that nines is single-threaded, so stdio and malloc are safe here too. */
-static _Noreturn void child_fail(const struct spawn_opts *o, int stage, int err)
+static _Noreturn void child_fail_creds(const struct spawn_opts *o, int stage, int err,
+                                       int creds_stage)
 {
-    struct spawn_error e = {stage, err};
+    struct spawn_error e = {stage, err, creds_stage};
     if (o->err_fd >= 0) {
         ssize_t w = write(o->err_fd, &e, sizeof e);
         (void)w;
     }
     const char *what = stage == SPAWN_STAGE_CHDIR ? o->directory : o->argv[0];
-    dprintf(STDERR_FILENO, "nines: cannot %s '%s': %s\n",
-            stage == SPAWN_STAGE_EXEC ? "execute" : spawn_stage_name(stage), what, strerror(err));
+    if (stage == SPAWN_STAGE_CREDS)
+        dprintf(STDERR_FILENO, "nines: cannot set credentials for '%s': %s: %s\n", what,
+                creds_stage_name(creds_stage), strerror(err));
+    else
+        dprintf(STDERR_FILENO, "nines: cannot %s '%s': %s\n",
+                stage == SPAWN_STAGE_EXEC ? "execute" : spawn_stage_name(stage), what, strerror(err));
     _exit(err == ENOENT || err == ENOTDIR ? SPAWN_EXIT_NOTFOUND : SPAWN_EXIT_NOEXEC);
+}
+
+static _Noreturn void child_fail(const struct spawn_opts *o, int stage, int err)
+{
+    child_fail_creds(o, stage, err, CREDS_STAGE_NONE);
 }
 
 static int move_fd(int from, int to)
@@ -82,6 +92,13 @@ static _Noreturn void child_main(const struct spawn_opts *o, pid_t parent)
         int keep[1] = {o->err_fd};
         fd_close_from(3, keep, o->err_fd >= 0 ? 1 : 0);
     }
+    if (o->creds) {
+        enum creds_stage cs = CREDS_STAGE_NONE;
+        int rc = creds_apply(o->creds, &cs);
+        if (rc < 0)
+            child_fail_creds(o, SPAWN_STAGE_CREDS, -rc, cs);
+    }
+    /* After the privilege drop, like systemd's WorkingDirectory=: checked as the service user. */
     if (o->directory && chdir(o->directory) < 0)
         child_fail(o, SPAWN_STAGE_CHDIR, errno);
     fix_listen_pid(parent);

@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
+#include "creds.h"
 #include "sig.h"
 
 /* Exit statuses of a child that never reached its program, by shell convention (sh(1)). */
@@ -17,8 +18,9 @@ enum { SPAWN_EXIT_NOEXEC = 126, SPAWN_EXIT_NOTFOUND = 127 };
 enum spawn_stage { SPAWN_STAGE_SETUP, SPAWN_STAGE_CHDIR, SPAWN_STAGE_CREDS, SPAWN_STAGE_EXEC };
 
 struct spawn_error {
-    int stage; /* enum spawn_stage */
-    int err;   /* errno */
+    int stage;       /* enum spawn_stage */
+    int err;         /* errno */
+    int creds_stage; /* enum creds_stage when stage is SPAWN_STAGE_CREDS */
 };
 
 struct spawn_opts {
@@ -31,6 +33,7 @@ struct spawn_opts {
     bool keep_fds;              /* keep every inherited fd (single-child mode); else only 0-2 */
     int stdin_fd, stdout_fd, stderr_fd; /* -1: inherit */
     int err_fd;                 /* write end of a CLOEXEC pipe for struct spawn_error, or -1 */
+    const struct creds *creds;  /* privileges, rlimits, umask to apply; NULL: inherit nines' */
 };
 
 /* Sets every field of o to its default (fds -1, flags false). */

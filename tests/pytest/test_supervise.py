@@ -2,7 +2,10 @@
 (P1-P9, P13; P12 with the control socket), plus scale and robustness checks."""
 
 import os
+import pathlib
+import shutil
 import signal
+import tempfile
 import time
 
 from conftest import alive, tagged_pids, wait_for
@@ -141,7 +144,9 @@ def test_sup_a9_p9_no_two_generations(h):
     gone = h.tmp / "shard-gone"
     starts = h.tmp / "starts"
     shard = h.tmp / "shard.sh"
-    shard.write_text(f"trap 'sleep 0.7; {stamp(gone)}; exit 0' TERM\nwhile :; do sleep 0.05; done\n")
+    up = h.tmp / "shard-up"
+    shard.write_text(f"trap 'sleep 0.7; {stamp(gone)}; exit 0' TERM\n{stamp(up)}\n"
+                     "while :; do sleep 0.05; done\n")
     bot = h.tmp / "bot.sh"
     bot.write_text(f"{stamp(starts)}\nsetsid sh {shard} &\nexec sleep 1000\n")
     sup.service("bot", f"sh {bot}", restart={"delay": "0"}, service={"stop_timeout": "5s"})
@@ -149,12 +154,20 @@ def test_sup_a9_p9_no_two_generations(h):
     sup.wait_state("bot", "RUNNING")
     main = [t for t in sup.transitions("bot") if t[2] == "RUNNING"][-1][3]
     pid = int(main.split()[1])
+    assert wait_for(lambda: spawn_times(up) and cmdline_of(pid)[:1] == ["sleep"], 5)
     os.kill(pid, signal.SIGKILL)
     assert wait_for(lambda: len(spawn_times(starts)) >= 2, 10)
     assert wait_for(lambda: spawn_times(gone), 5)
     # The old shard finished its TERM handler before the new generation began.
     assert spawn_times(gone)[0] <= spawn_times(starts)[1]
     assert sup.stop()[0] == 0
+
+
+def cmdline_of(pid):
+    try:
+        return open(f"/proc/{pid}/cmdline", "rb").read().decode().split("\0")
+    except OSError:
+        return []
 
 
 def test_sup_p7_stop_escalates_to_kill(h):
@@ -283,3 +296,45 @@ def test_sup_check_reports_file_line(h):
     sup.service("a", "sleep 1")
     rc, out, err, _ = h.run([h.nines, "--check", "-c", sup.conf])
     assert rc == 0, err
+
+
+def test_sup_spawn_user_env_umask_rlimit_fds(h):
+    sup = Sup(h)
+    pub = pathlib.Path(tempfile.mkdtemp(prefix="nines-test-"))  # readable by nobody
+    os.chmod(pub, 0o755)
+    out = pub / "out"
+    envf = h.tmp / "bot.env"  # read by nines (root), not by the service
+    envf.write_text("# comment\nexport FROM_FILE='file value'\nOVERRIDE=file\n")
+    out.touch()
+    os.chmod(out, 0o666)
+    script = pub / "probe.sh"
+    script.write_text(
+        f"{{ id -u; echo \"$FROM_FILE\"; echo \"$OVERRIDE\"; umask; ulimit -n; pwd;"
+        f" echo; echo; }} > {out}\nexec sleep 1000\n")
+    sup.service("probe", f"sh {script}",
+                service={"user": "nobody", "env_file": envf, "env": "OVERRIDE=config",
+                         "umask": "027", "rlimit_nofile": "123", "directory": "/tmp"})
+    sup.start()
+    sup.wait_state("probe", "RUNNING")
+    assert wait_for(lambda: len(out.read_text().splitlines()) >= 7, 5), out.read_text()
+    uid, from_file, override, umask, nofile, cwd, fds = out.read_text().splitlines()[:7]
+    assert uid == str(65534)
+    assert from_file == "file value"
+    assert override == "config"
+    assert umask == "0027"
+    assert nofile == "123"
+    assert cwd == "/tmp"
+    # Only 0-2 from nines (the shell's own fd for the script may add one, ls its own).
+    # The program (exec'd sleep) holds exactly fds 0-2: nothing of nines leaks into it.
+    main = int([t for t in sup.transitions("probe") if t[2] == "RUNNING"][-1][3].split()[1])
+    assert sorted(int(x) for x in os.listdir(f"/proc/{main}/fd")) == [0, 1, 2]
+    assert sup.stop()[0] == 0
+    shutil.rmtree(pub)
+
+
+def test_sup_unknown_user_is_a_config_error(h):
+    sup = Sup(h)
+    sup.service("bad", "sleep 1", service={"user": "no-such-user-xyz"})
+    rc, out, err, _ = h.run([h.nines, "--check", "-c", sup.conf])
+    assert rc == 1
+    assert "no-such-user-xyz" in err and "bad.conf:3:" in err, err
