@@ -775,9 +775,10 @@ static void get_size(struct ini_file *F, const struct entry *e, uint64_t *dst)
 static void get_uint(struct ini_file *F, const struct entry *e, unsigned lo, unsigned hi, unsigned *dst)
 {
 	uint64_t v;
-	char what[64];
 
 	if (parse_uint(e->value, hi, &v) < 0 || v < lo) {
+		char what[64];
+
 		snprintf(what, sizeof what, "a whole number from %u to %u", lo, hi);
 		bad_value(F, e, what);
 		return;
@@ -1452,7 +1453,6 @@ static void add_pattern(struct ini_file *F, const struct entry *e, struct svc_lo
 	struct config_auth *a = &S->s->auth;
 	struct config_pattern *p;
 	const char *colon = strchr(e->value, ':');
-	char msg[256];
 	int cls = -1, r;
 
 	for (int i = 0; colon && i < CONFIG_PATTERN_CLASS_COUNT; i++) {
@@ -1469,8 +1469,9 @@ static void add_pattern(struct ini_file *F, const struct entry *e, struct svc_lo
 	p = &a->patterns[a->n_patterns];
 	r = regcomp(&p->re, colon + 1, REG_EXTENDED);
 	if (r != 0) {
-		regerror(r, &p->re, msg, sizeof msg);
-		regfree(&p->re);
+		char msg[256];
+
+		regerror(r, &p->re, msg, sizeof msg); /* no regfree(): p->re is unspecified after failure */
 		ferr(F, e->line, "invalid pattern '%.100s': %s", colon + 1, msg);
 		return;
 	}

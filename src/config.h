@@ -3,7 +3,7 @@
  * two loaded configs. No side effects besides reading files and passwd/group lookups; never
  * prints. Value syntaxes are in parse.h, command splitting in words.h.
  *
- * Rules beyond the design page (docs: docs/config.md once written):
+ * Rules beyond the design page:
  * - Relative paths in nines.conf are taken relative to the directory of nines.conf; paths in
  *   service files must be absolute.
  * - A value continues on indented lines. Continuation lines are joined with a space (so a long
@@ -12,7 +12,12 @@
  * - `user`/`group` accept names or numeric ids; without `group` the user's primary group is used.
  * - `limit`, `max_lifetime`, `watchdog`, `capabilities`, `umask` may be empty (= off / none);
  *   `[log] file =` empty disables the log file.
- * - `[auth] format` defaults to discord when an [auth] section is present. */
+ * - `[auth] format` defaults to discord when an [auth] section is present; `limit = none` turns
+ *   off the 900/24h budget that format = discord implies.
+ * - Only `env` and `pattern` may be repeated; list keys (after, capabilities,
+ *   no_restart_exit_codes, expect) take comma/blank separated items on one key.
+ * - A line longer than libinih's buffer (199 characters) is an error at that line; a comment
+ *   line of any length is fine. */
 #ifndef NINES_CONFIG_H
 #define NINES_CONFIG_H
 
@@ -71,7 +76,8 @@ const char *config_rlimit_name(enum config_rlimit_key v);
 
 struct config_main {
 	char *path;         /* file read (as given), NULL when built-in defaults were used */
-	char *services_dir; /* absolute unless a relative default; default /etc/nines/services */
+	char *services_dir; /* default /etc/nines/services; relative values are resolved against the
+			     * directory of nines.conf (as are run_dir, state_dir, log_dir) */
 	char *run_dir;      /* default /run/nines */
 	char *state_dir;    /* default /var/lib/nines */
 	char *log_dir;      /* default /var/log/nines */

@@ -54,6 +54,7 @@ static int end_word(struct split *sp)
 
 		if (!v)
 			return -ENOMEM;
+		v[sp->argc] = NULL; /* stays a valid vector for words_free() if strndup fails */
 		sp->argv = v;
 		sp->argv_cap = cap;
 	}
