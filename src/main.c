@@ -1,5 +1,6 @@
 /* nines: entry point. Parses the command line and runs the single-child mode or the supervisor. */
 #include "log.h"
+#include "proto.h" /* NINES_VERSION */
 #include "single.h"
 #include "supervisor.h"
 
@@ -10,9 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#ifndef NINES_VERSION
-#define NINES_VERSION "0.1.0"
-#endif
 
 enum { DEFAULT_STOP_TIMEOUT_MS = 5000 };
 

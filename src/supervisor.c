@@ -1,4 +1,5 @@
 #include "supervisor.h"
+#include "supervisor_int.h"
 
 #include "config.h"
 #include "log.h"
@@ -22,32 +23,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-/* While a generation's leftovers are being stopped, rescan at least this often: SIGCHLD from
- * the reap loop triggers scans too, this only bounds how long a miss can last. */
-enum { RESCAN_MS = 500, SAVE_DELAY_MS = 50, ORPHAN_GRACE_MS = 5000 };
-
-struct supervisor {
-    const struct supervisor_opts *opts;
-    struct loop *loop;
-    struct sigstate sig;
-    struct watcher sigw;
-    struct config *cfg;
-    struct config **retired;  /* old configs still borrowed by removed, stopping services */
-    size_t n_retired;
-    struct service **svcs;    /* current services, then removed ones still stopping */
-    size_t n_svcs;
-    struct service_host host;
-    uint64_t instance_seq;
-    struct timer scan_timer, save_timer, shutdown_timer, settle_timer;
-    bool shutting_down, orphans_swept;
-    bool state_ok;
-    char state_path[PATH_MAX];
-    struct statefile state;
-};
-
 /* ---- helpers over the set ---- */
 
-static struct service *find_service(struct supervisor *s, const char *name)
+struct service *sup_find_service(struct supervisor *s, const char *name)
 {
     for (size_t i = 0; i < s->n_svcs; i++)
         if (!strcmp(s->svcs[i]->conf->name, name))
@@ -80,7 +58,7 @@ static bool deps_ready(void *ctx, const struct service *svc)
 {
     struct supervisor *s = ctx;
     for (size_t i = 0; i < svc->conf->n_after; i++) {
-        struct service *dep = find_service(s, svc->conf->after[i]);
+        struct service *dep = sup_find_service(s, svc->conf->after[i]);
         if (!dep || !service_ready(dep))
             return false;
     }
@@ -369,19 +347,24 @@ static void print_errors(const struct config_errors *errs)
         fprintf(stderr, "nines: out of memory while collecting config errors\n");
 }
 
-static int load_config(const struct supervisor_opts *o, struct config **out)
+/* Loads the config, prints its errors, and hands them to keep (when not NULL). */
+static int load_config(const struct supervisor_opts *o, struct config **out,
+                       struct config_errors *keep)
 {
     struct config_errors errs = {0};
     unsigned flags = o->config_path ? 0 : CONFIG_MAIN_OPTIONAL;
     int rc = config_load(o->config_path, flags, out, &errs);
     print_errors(&errs);
-    config_errors_free(&errs);
+    if (keep)
+        *keep = errs;
+    else
+        config_errors_free(&errs);
     return rc;
 }
 
 static void apply_change(struct supervisor *s, const struct config_diff_entry *e)
 {
-    struct service *svc = e->old_svc ? find_service(s, e->name) : NULL;
+    struct service *svc = e->old_svc ? sup_find_service(s, e->name) : NULL;
     switch (e->change) {
     case CONFIG_ADDED:
         svc = add_service(s, e->new_svc);
@@ -415,13 +398,14 @@ static void apply_change(struct supervisor *s, const struct config_diff_entry *e
     }
 }
 
-static void reload(struct supervisor *s)
+int sup_reload(struct supervisor *s, struct config_errors *errs)
 {
     log_info("reloading the configuration");
     struct config *ncfg;
-    if (load_config(s->opts, &ncfg) < 0) {
+    int rc = load_config(s->opts, &ncfg, errs);
+    if (rc < 0) {
         log_error("reload failed; keeping the running configuration");
-        return;
+        return rc;
     }
     struct config_diff_entry *d;
     size_t n;
@@ -431,7 +415,7 @@ static void reload(struct supervisor *s)
             s->retired = r;
         log_error("reload failed: out of memory; keeping the running configuration");
         config_free(ncfg);
-        return;
+        return -ENOMEM;
     }
     s->retired = r;
     struct config *old = s->cfg;
@@ -449,6 +433,10 @@ static void reload(struct supervisor *s)
     free_removed(s);
     for (size_t i = 0; i < s->n_svcs; i++)
         service_poke(s->svcs[i]);
+    if (s->ctl)
+        ctl_set_groups(s->ctl, s->cfg->main.control_group ? s->cfg->main.control_gid : CTL_NO_GID,
+                       s->cfg->main.status_group ? s->cfg->main.status_gid : CTL_NO_GID);
+    return 0;
 }
 
 /* ---- shutdown: reverse after= order, each bounded by stop_timeout, all by shutdown_timeout ---- */
@@ -516,7 +504,7 @@ static void on_shutdown_timer(struct loop *loop, struct timer *t)
     finish_now(s);
 }
 
-static void start_shutdown(struct supervisor *s, int signo)
+void sup_start_shutdown(struct supervisor *s, int signo)
 {
     char name[16];
     if (s->shutting_down) {
@@ -538,10 +526,10 @@ static void on_signal(struct supervisor *s, int signo)
     case SIGCHLD: reap(s); return;
     case SIGPIPE: return; /* a closed stdout/stderr: logging it would raise it again */
     case SIGTERM:
-    case SIGINT: start_shutdown(s, signo); return;
+    case SIGINT: sup_start_shutdown(s, signo); return;
     case SIGHUP:
         if (!s->shutting_down)
-            reload(s);
+            sup_reload(s, NULL);
         return;
     default: {
         char name[16];
@@ -607,6 +595,7 @@ static int setup(struct supervisor *s)
 
 static void teardown(struct supervisor *s)
 {
+    control_close(s);
     if (s->state_ok && timer_active(&s->save_timer))
         on_save_timer(s->loop, &s->save_timer); /* last state on disk before exit */
     for (size_t i = 0; i < s->n_svcs; i++) {
@@ -631,7 +620,7 @@ int supervisor_run(const struct supervisor_opts *opts)
     struct supervisor s = {.opts = opts};
     s.sigw.fd = -1;
     statefile_init(&s.state);
-    if (load_config(opts, &s.cfg) < 0) {
+    if (load_config(opts, &s.cfg, NULL) < 0) {
         log_error("configuration has errors; not starting");
         return 1;
     }
@@ -642,6 +631,10 @@ int supervisor_run(const struct supervisor_opts *opts)
         return 1;
     }
     load_state(&s);
+    int rc = mkdir_p(s.cfg->main.run_dir, 0755);
+    if (rc < 0)
+        log_error("cannot create run_dir %s: %s", s.cfg->main.run_dir, strerror(-rc));
+    control_open(&s);
     for (size_t i = 0; i < s.cfg->n_services; i++) {
         struct service *svc = add_service(&s, &s.cfg->services[i]);
         if (!svc) {
@@ -664,7 +657,7 @@ int supervisor_run(const struct supervisor_opts *opts)
 int supervisor_check(const struct supervisor_opts *opts)
 {
     struct config *cfg;
-    if (load_config(opts, &cfg) < 0)
+    if (load_config(opts, &cfg, NULL) < 0)
         return 1;
     printf("configuration ok: %zu service%s\n", cfg->n_services, cfg->n_services == 1 ? "" : "s");
     config_free(cfg);

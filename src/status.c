@@ -1,0 +1,240 @@
+#include "status.h"
+
+#include "proto.h"
+#include "sig.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+int status_name_width(const struct service *const *svcs, size_t n)
+{
+    size_t w = 9;
+    for (size_t i = 0; i < n; i++) {
+        size_t l = strlen(svcs[i]->conf->name);
+        if (l > w)
+            w = l;
+    }
+    return (int)w + 3;
+}
+
+/* "3:02:11", or "2 days, 3:02:11" (supervisorctl's uptime shape). */
+static void fmt_uptime(char *buf, size_t len, uint64_t ms)
+{
+    uint64_t s = ms / 1000, d = s / 86400;
+    s %= 86400;
+    if (d)
+        snprintf(buf, len, "%llu day%s, %llu:%02llu:%02llu", (unsigned long long)d, d == 1 ? "" : "s",
+                 (unsigned long long)(s / 3600), (unsigned long long)(s / 60 % 60),
+                 (unsigned long long)(s % 60));
+    else
+        snprintf(buf, len, "%llu:%02llu:%02llu", (unsigned long long)(s / 3600),
+                 (unsigned long long)(s / 60 % 60), (unsigned long long)(s % 60));
+}
+
+/* "41m ago" style for short spans, rounding down. */
+static void fmt_ago(char *buf, size_t len, uint64_t ms)
+{
+    uint64_t s = ms / 1000;
+    if (s < 60)
+        snprintf(buf, len, "%llus", (unsigned long long)s);
+    else if (s < 3600)
+        snprintf(buf, len, "%llum", (unsigned long long)(s / 60));
+    else if (s < 86400)
+        snprintf(buf, len, "%lluh", (unsigned long long)(s / 3600));
+    else
+        snprintf(buf, len, "%llud", (unsigned long long)(s / 86400));
+}
+
+enum clock_fmt { CLOCK_TIME, CLOCK_SHORT, CLOCK_FULL };
+
+static void fmt_clock(char *buf, size_t len, uint64_t wall_ms, enum clock_fmt how)
+{
+    time_t t = (time_t)(wall_ms / 1000);
+    struct tm tm;
+    size_t n = 0;
+    if (localtime_r(&t, &tm)) {
+        if (how == CLOCK_TIME)
+            n = strftime(buf, len, "%H:%M:%S", &tm);
+        else if (how == CLOCK_SHORT)
+            n = strftime(buf, len, "%b %d %H:%M:%S", &tm);
+        else
+            n = strftime(buf, len, "%Y-%m-%d %H:%M:%S %z", &tm);
+    }
+    if (!n)
+        snprintf(buf, len, "?");
+}
+
+static void restarts_text(const struct service *svc, uint64_t now_wall, char *buf, size_t len)
+{
+    buf[0] = '\0';
+    if (!svc->restarts)
+        return;
+    char ago[32] = "";
+    if (svc->last_restart_wall_ms && now_wall >= svc->last_restart_wall_ms)
+        fmt_ago(ago, sizeof ago, now_wall - svc->last_restart_wall_ms);
+    snprintf(buf, len, ", restarts %llu%s%s%s", (unsigned long long)svc->restarts,
+             ago[0] ? " (last " : "", ago, ago[0] ? " ago)" : "");
+}
+
+const char *status_describe(const struct service *svc, uint64_t now_mono, uint64_t now_wall,
+                            char *buf, size_t len)
+{
+    char up[48], rs[96], at[32];
+    restarts_text(svc, now_wall, rs, sizeof rs);
+    switch (svc->state) {
+    case SVC_RUNNING:
+        fmt_uptime(up, sizeof up, now_mono - svc->started_ms);
+        snprintf(buf, len, "pid %d, uptime %s%s", (int)svc->pid, up, rs);
+        break;
+    case SVC_BACKOFF: {
+        uint64_t in = svc->next_start_ms > now_mono ? svc->next_start_ms - now_mono : 0;
+        snprintf(buf, len, "%s in %llu.%llus%s", svc->reason, (unsigned long long)(in / 1000),
+                 (unsigned long long)(in % 1000 / 100), rs);
+        break;
+    }
+    case SVC_STOPPED:
+        if (!svc->has_last && !svc->restarts) {
+            snprintf(buf, len, "%s", svc->want_up ? "not started" : "not started (stopped by operator)");
+            break;
+        }
+        fmt_clock(at, sizeof at, svc->since_wall_ms, CLOCK_SHORT);
+        snprintf(buf, len, "%s at %s%s", svc->reason, at, svc->want_up ? "" : " (stopped by operator)");
+        break;
+    case SVC_EXITED:
+    case SVC_FATAL:
+    case SVC_AUTHFAIL:
+        fmt_clock(at, sizeof at, svc->since_wall_ms, CLOCK_TIME);
+        snprintf(buf, len, "%s; since %s%s", svc->reason, at, rs);
+        break;
+    case SVC_STARTING:
+    case SVC_STOPPING:
+    case SVC_STATE_COUNT:
+        snprintf(buf, len, "%s", svc->reason);
+        break;
+    }
+    return buf;
+}
+
+void status_line(FILE *f, const struct service *svc, int name_width, uint64_t now_mono,
+                 uint64_t now_wall)
+{
+    char d[512];
+    fprintf(f, "%-*s %-10s %s\n", name_width, svc->conf->name, svc_state_name(svc->state),
+            status_describe(svc, now_mono, now_wall, d, sizeof d));
+}
+
+void status_json_string(FILE *f, const char *s)
+{
+    if (!s) {
+        fputs("null", f);
+        return;
+    }
+    char small[512];
+    size_t len = strlen(s);
+    size_t need = proto_json_escape(small, sizeof small, s, len);
+    char *buf = small;
+    if (need >= sizeof small) {
+        buf = malloc(need + 1);
+        if (!buf) {
+            fputs("\"\"", f); /* out of memory: an empty string keeps the JSON valid */
+            return;
+        }
+        proto_json_escape(buf, need + 1, s, len);
+    }
+    fprintf(f, "\"%s\"", buf);
+    if (buf != small)
+        free(buf);
+}
+
+static void json_last_exit(FILE *f, const struct service *svc)
+{
+    if (!svc->has_last) {
+        fputs("null", f);
+        return;
+    }
+    char name[16];
+    const struct exit_facts *x = &svc->last;
+    fprintf(f, "{\"exited\":%s,", x->exited ? "true" : "false");
+    if (x->exited)
+        fprintf(f, "\"code\":%d,\"signal\":null,", x->code);
+    else
+        fprintf(f, "\"code\":null,\"signal\":\"%s\",", sig_name(x->code, name, sizeof name));
+    fprintf(f, "\"exec_failed\":%s,\"stopped_for\":", x->exec_failed ? "true" : "false");
+    status_json_string(f, x->why == STOP_NONE ? NULL : stop_reason_name(x->why));
+    fputc('}', f);
+}
+
+void status_json(FILE *f, const struct service *svc, uint64_t now_mono, uint64_t now_wall)
+{
+    char d[512];
+    fputs("{\"name\":", f);
+    status_json_string(f, svc->conf->name);
+    fprintf(f, ",\"state\":\"%s\",\"want\":\"%s\",", svc_state_name(svc->state),
+            svc->want_up ? "up" : "down");
+    fputs("\"description\":", f);
+    status_json_string(f, status_describe(svc, now_mono, now_wall, d, sizeof d));
+    fputs(",\"reason\":", f);
+    status_json_string(f, svc->reason);
+    if (svc->pid)
+        fprintf(f, ",\"pid\":%d,\"uptime_ms\":%llu", (int)svc->pid,
+                (unsigned long long)(now_mono - svc->started_ms));
+    else
+        fputs(",\"pid\":null,\"uptime_ms\":null", f);
+    fprintf(f, ",\"since\":%llu,\"restarts\":%llu,\"last_restart\":",
+            (unsigned long long)(svc->since_wall_ms / 1000), (unsigned long long)svc->restarts);
+    if (svc->last_restart_wall_ms)
+        fprintf(f, "%llu", (unsigned long long)(svc->last_restart_wall_ms / 1000));
+    else
+        fputs("null", f);
+    fputs(",\"next_start_in_ms\":", f);
+    if (svc->state == SVC_BACKOFF)
+        fprintf(f, "%llu", (unsigned long long)(svc->next_start_ms > now_mono ? svc->next_start_ms - now_mono : 0));
+    else
+        fputs("null", f);
+    fputs(",\"last_exit\":", f);
+    json_last_exit(f, svc);
+    struct budget *b = (struct budget *)&svc->budget; /* counting drops expired entries only */
+    if (budget_limit(b))
+        fprintf(f, ",\"restart_limit\":{\"limit\":%u,\"window_s\":%llu,\"used\":%u}", budget_limit(b),
+                (unsigned long long)(budget_window_ms(b) / 1000), budget_count(b, now_wall));
+    else
+        fputs(",\"restart_limit\":null", f);
+    fputc('}', f);
+}
+
+void status_detail(FILE *f, const struct service *svc, uint64_t now_mono, uint64_t now_wall)
+{
+    const struct config_service *c = svc->conf;
+    char at[48];
+    fputs("  command:     ", f);
+    for (size_t i = 0; c->argv[i]; i++)
+        fprintf(f, "%s%s", i ? " " : "", c->argv[i]);
+    fputc('\n', f);
+    fmt_clock(at, sizeof at, svc->since_wall_ms, CLOCK_FULL);
+    fprintf(f, "  state:       %s since %s (wanted %s)\n", svc_state_name(svc->state), at,
+            svc->want_up ? "up" : "down");
+    if (svc->has_last) {
+        char d[160];
+        exit_describe(&svc->last, d, sizeof d);
+        fprintf(f, "  last exit:   %s\n", d);
+    }
+    fprintf(f, "  restarts:    %llu", (unsigned long long)svc->restarts);
+    if (svc->last_restart_wall_ms) {
+        fmt_clock(at, sizeof at, svc->last_restart_wall_ms, CLOCK_FULL);
+        fprintf(f, " (last %s)", at);
+    }
+    fprintf(f, "\n  policy:      %s, backoff %s, streak %u\n", config_policy_name(c->restart.policy),
+            config_backoff_name(c->restart.backoff), svc->bo.attempts);
+    struct budget *b = (struct budget *)&svc->budget;
+    if (budget_limit(b))
+        fprintf(f, "  budget:      %u of %u failures in %llus\n", budget_count(b, now_wall),
+                budget_limit(b), (unsigned long long)(budget_window_ms(b) / 1000));
+    else
+        fputs("  budget:      no limit\n", f);
+    if (c->pidfile)
+        fprintf(f, "  pidfile:     %s\n", c->pidfile);
+    if (c->lockfile)
+        fprintf(f, "  lockfile:    %s\n", c->lockfile);
+    (void)now_mono;
+}

@@ -1,0 +1,63 @@
+/* supervisor_int: the supervisor's state, shared only by supervisor.c (the set, reaping, reload,
+ * shutdown) and control.c (the verbs of the control socket). Not a public interface. */
+#ifndef NINES_SUPERVISOR_INT_H
+#define NINES_SUPERVISOR_INT_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "ctl.h"
+#include "loop.h"
+#include "service.h"
+#include "sig.h"
+#include "statefile.h"
+#include "supervisor.h"
+
+/* While a generation's leftovers are being stopped, rescan at least this often: SIGCHLD from
+ * the reap loop triggers scans too, this only bounds how long a miss can last. */
+enum { RESCAN_MS = 500, SAVE_DELAY_MS = 50, ORPHAN_GRACE_MS = 5000 };
+
+struct supervisor {
+    const struct supervisor_opts *opts;
+    struct loop *loop;
+    struct sigstate sig;
+    struct watcher sigw;
+    struct config *cfg;
+    struct config **retired;  /* old configs still borrowed by removed, stopping services */
+    size_t n_retired;
+    struct service **svcs;    /* current services, then removed ones still stopping */
+    size_t n_svcs;
+    struct service_host host;
+    uint64_t instance_seq;
+    struct timer scan_timer, save_timer, shutdown_timer, settle_timer;
+    bool shutting_down, orphans_swept;
+    bool state_ok;
+    char state_path[PATH_MAX];
+    struct statefile state;
+    struct ctl *ctl;              /* control socket server, NULL when it could not open */
+    struct waiter *waiters;       /* control requests waiting for services to settle */
+    struct timer waiter_timer;    /* deadlines of those requests */
+    char token[24];               /* random per run of nines: prefix of every NINES_INSTANCE */
+};
+
+struct service *sup_find_service(struct supervisor *s, const char *name);
+
+/* Re-reads the configuration and applies the difference. Errors are printed to stderr and, when
+ * errs is not NULL, appended to it. Returns 0, or -EINVAL/-ENOMEM with the old config kept. */
+int sup_reload(struct supervisor *s, struct config_errors *errs);
+
+/* Starts the ordered shutdown (idempotent). signo is for the log line (0: a control request). */
+void sup_start_shutdown(struct supervisor *s, int signo);
+
+/* control.c: opens the control socket in run_dir. Returns 0 or -errno (logged). */
+int control_open(struct supervisor *s);
+
+/* control.c: closes it (pending requests get their answer or are dropped). */
+void control_close(struct supervisor *s);
+
+/* control.c: a service changed or time passed: finish requests that were waiting for it. */
+void control_settle(struct supervisor *s);
+
+#endif
