@@ -231,3 +231,11 @@ int proctree_scan(const char *env_key, proc_visit_fn fn, void *ctx)
     closedir(d);
     return 0;
 }
+
+bool proctree_alive(pid_t pid)
+{
+    char buf[512];
+    const char *rest = read_stat(pid, buf, sizeof buf);
+    char state;
+    return rest && sscanf(rest, " %c", &state) == 1 && state != 'Z' && state != 'X';
+}

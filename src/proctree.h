@@ -4,6 +4,7 @@
 #ifndef NINES_PROCTREE_H
 #define NINES_PROCTREE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -20,6 +21,9 @@ int proctree_signal_all(int sig);
 /* Reads the start time (clock ticks since boot, field 22 of /proc/PID/stat) of pid.
  * Returns 0 and sets *start, or -errno (-ESRCH when gone). */
 int proctree_start_time(pid_t pid, uint64_t *start);
+
+/* True when pid exists and is not a zombie (a zombie has exited; it only waits to be reaped). */
+bool proctree_alive(pid_t pid);
 
 /* Visitor for proctree_scan(): pid, its session id, and the value of the scanned environment
  * variable in its initial environment (NULL when absent or unreadable). */

@@ -2,6 +2,7 @@
 
 #include "creds.h"
 #include "envbuild.h"
+#include "instance.h"
 #include "log.h"
 #include "spawn.h"
 #include "util.h"
@@ -307,10 +308,28 @@ static void watch_spawn_fds(struct service *svc, struct spawn_fds *f)
 
 static void spawn_failed(struct service *svc, int err);
 
+/* A pid or lock file left by a dead owner would make many daemons refuse to start: remove it
+ * (the old system's stale lock cleanup); one held by a live process stays. */
+static void clean_stale_files(struct service *svc)
+{
+    const char *paths[2] = {svc->conf->pidfile, svc->conf->lockfile};
+    for (int i = 0; i < 2; i++) {
+        svc->files_note[i][0] = '\0';
+        if (!paths[i])
+            continue;
+        int rc = instance_clean_stale(paths[i], svc->files_note[i], sizeof svc->files_note[i]);
+        if (rc < 0)
+            snprintf(svc->files_note[i], sizeof svc->files_note[i], "%s: %s", paths[i], strerror(-rc));
+        if (rc != 0 || svc->files_note[i][0])
+            log_info("%s: %s", name_of(svc), svc->files_note[i]);
+    }
+}
+
 static void spawn_now(struct service *svc)
 {
-    snprintf(svc->instance, sizeof svc->instance, "%llu",
+    snprintf(svc->instance, sizeof svc->instance, "%s.%llu", svc->host->token,
              (unsigned long long)svc->host->next_instance(svc->host->ctx));
+    clean_stale_files(svc);
     struct spawn_fds f;
     struct creds cr;
     char **env = NULL;

@@ -37,6 +37,7 @@ struct service_host {
     struct loop *loop;
     const struct sigstate *sig;
     bool console;                 /* forward output to nines' stdout as "name | line" */
+    const char *token;            /* random per run of nines: NINES_INSTANCE = TOKEN.SEQ */
     uint64_t (*next_instance)(void *ctx); /* unique number per spawn, for the env marker */
     bool (*deps_ready)(void *ctx, const struct service *svc);
     void (*changed)(void *ctx, struct service *svc); /* state, want or counters changed */
@@ -79,6 +80,7 @@ struct service {
     bool has_last;
     enum verdict pending;      /* decided at the main exit, applied once the tree is gone */
     char reason[192];          /* why the service is in its state, for status */
+    char files_note[2][300];   /* what the last start found at pidfile / lockfile */
     struct backoff_policy bpol;
     struct backoff_state bo;
     struct budget budget;      /* failure times, wall-clock ms (persisted) */

@@ -233,8 +233,10 @@ void status_detail(FILE *f, const struct service *svc, uint64_t now_mono, uint64
     else
         fputs("  budget:      no limit\n", f);
     if (c->pidfile)
-        fprintf(f, "  pidfile:     %s\n", c->pidfile);
+        fprintf(f, "  pidfile:     %s%s%s\n", c->pidfile, svc->files_note[0][0] ? "; " : "",
+                svc->files_note[0]);
     if (c->lockfile)
-        fprintf(f, "  lockfile:    %s\n", c->lockfile);
+        fprintf(f, "  lockfile:    %s%s%s\n", c->lockfile, svc->files_note[1][0] ? "; " : "",
+                svc->files_note[1]);
     (void)now_mono;
 }

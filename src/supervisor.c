@@ -51,7 +51,7 @@ static bool all_idle(const struct supervisor *s)
 static uint64_t next_instance(void *ctx)
 {
     struct supervisor *s = ctx;
-    return ((uint64_t)getpid() << 32) | ++s->instance_seq;
+    return ++s->instance_seq;
 }
 
 static bool deps_ready(void *ctx, const struct service *svc)
@@ -76,7 +76,7 @@ static void changed(void *ctx, struct service *svc)
 {
     struct supervisor *s = ctx;
     (void)svc;
-    if (s->state_ok && !timer_active(&s->save_timer))
+    if (!timer_active(&s->save_timer))
         timer_start(s->loop, &s->save_timer, SAVE_DELAY_MS);
     if (!timer_active(&s->settle_timer))
         timer_start(s->loop, &s->settle_timer, 0);
@@ -204,10 +204,29 @@ static void reap(struct supervisor *s)
 
 /* ---- persisted state (operator intent, counters, restart budget) ---- */
 
+/* run_dir/procs: the main processes we run now, for the sweep after a SIGKILL of nines. */
+static void record_procs(struct supervisor *s)
+{
+    struct instance_proc *v = calloc(s->n_svcs + 1, sizeof *v);
+    if (!v)
+        return;
+    size_t n = 0;
+    for (size_t i = 0; i < s->n_svcs; i++)
+        if (s->svcs[i]->pid)
+            v[n++] = (struct instance_proc){s->svcs[i]->conf->name, s->svcs[i]->pid};
+    int rc = instance_record(&s->inst, v, n);
+    if (rc < 0)
+        log_warn("cannot write %s: %s", s->inst.procs_path, strerror(-rc));
+    free(v);
+}
+
 static void on_save_timer(struct loop *loop, struct timer *t)
 {
     struct supervisor *s = t->data;
     (void)loop;
+    record_procs(s);
+    if (!s->state_ok)
+        return;
     struct statefile sf;
     statefile_init(&sf);
     int rc = 0;
@@ -507,11 +526,12 @@ static void on_shutdown_timer(struct loop *loop, struct timer *t)
 void sup_start_shutdown(struct supervisor *s, int signo)
 {
     char name[16];
+    const char *why = signo ? sig_name(signo, name, sizeof name) : NULL;
     if (s->shutting_down) {
-        log_info("SIG%s again: shutdown already in progress", sig_name(signo, name, sizeof name));
+        log_info("%s%s again: shutdown already in progress", why ? "SIG" : "", why ? why : "shutdown");
         return;
     }
-    log_info("SIG%s: shutting down", sig_name(signo, name, sizeof name));
+    log_info("%s%s: shutting down", why ? "SIG" : "", why ? why : "shutdown requested");
     s->shutting_down = true;
     timer_start(s->loop, &s->shutdown_timer, s->cfg->main.shutdown_timeout_ms);
     stop_for_shutdown(s);
@@ -556,6 +576,95 @@ static void on_signalfd(struct loop *loop, struct watcher *w, uint32_t events)
     }
 }
 
+/* ---- one nines per run_dir; the survivors of a previous one are stopped first ---- */
+
+static int take_lock(struct supervisor *s)
+{
+    const char *dir = s->cfg->main.run_dir;
+    int rc = mkdir_p(dir, 0755);
+    pid_t holder = 0;
+    if (rc == 0)
+        rc = instance_lock(&s->inst, dir, &holder);
+    if (rc == -EBUSY)
+        log_error("another nines (pid %d) is running on %s (lock %s held); not starting",
+                  (int)holder, dir, s->inst.lock_path);
+    else if (rc < 0)
+        log_error("cannot lock run_dir %s: %s", dir, strerror(-rc));
+    return rc;
+}
+
+static void start_all(struct supervisor *s)
+{
+    for (size_t i = 0; i < s->n_svcs; i++)
+        if (s->svcs[i]->want_up)
+            service_start(s->svcs[i], false);
+}
+
+static void signal_survivors(struct supervisor *s, int signo)
+{
+    for (size_t i = 0; i < s->n_survivors; i++) {
+        kill(-s->survivors[i], signo); /* session leaders lead their group too */
+        kill(s->survivors[i], signo);
+    }
+}
+
+static void on_sweep_timer(struct loop *loop, struct timer *t)
+{
+    struct supervisor *s = t->data;
+    (void)loop;
+    size_t k = 0;
+    for (size_t i = 0; i < s->n_survivors; i++)
+        if (proctree_alive(s->survivors[i])) /* not ours to reap: watch /proc */
+            s->survivors[k++] = s->survivors[i];
+    s->n_survivors = k;
+    if (k && now_ms() < s->sweep_deadline) {
+        timer_start(s->loop, &s->sweep_timer, 50);
+        return;
+    }
+    if (k && !s->sweep_killed) {
+        log_warn("%zu process%s of the previous nines ignored TERM; sending KILL", k, k == 1 ? "" : "es");
+        signal_survivors(s, SIGKILL);
+        s->sweep_killed = true;
+        s->sweep_deadline = now_ms() + 2000;
+        timer_start(s->loop, &s->sweep_timer, 50);
+        return;
+    }
+    if (k)
+        log_error("%zu process%s of the previous nines survive KILL; starting anyway", k, k == 1 ? "" : "es");
+    else
+        log_info("previous generation gone");
+    free(s->survivors);
+    s->survivors = NULL;
+    s->n_survivors = 0;
+    if (!s->shutting_down)
+        start_all(s);
+}
+
+/* A nines that was SIGKILLed (not PID 1) leaves its services running: they must be gone before
+ * any service starts again, or the bot would run twice. TERM+CONT, the longest stop_timeout,
+ * then KILL. */
+static void sweep_survivors(struct supervisor *s)
+{
+    timer_init(&s->sweep_timer, on_sweep_timer, s);
+    int rc = instance_find_survivors(&s->inst, &s->survivors, &s->n_survivors);
+    if (rc < 0)
+        log_warn("cannot look for a previous generation: %s", strerror(-rc));
+    if (!s->n_survivors) {
+        start_all(s);
+        return;
+    }
+    uint64_t longest = 0;
+    for (size_t i = 0; i < s->n_svcs; i++)
+        if (s->svcs[i]->conf->stop_timeout_ms > longest)
+            longest = s->svcs[i]->conf->stop_timeout_ms;
+    log_warn("found %zu process%s of a previous nines (pid %d); stopping them before any service starts",
+             s->n_survivors, s->n_survivors == 1 ? "" : "es", (int)s->inst.old_pid);
+    signal_survivors(s, SIGTERM);
+    signal_survivors(s, SIGCONT);
+    s->sweep_deadline = now_ms() + (longest ? longest : 10000);
+    timer_start(s->loop, &s->sweep_timer, 50);
+}
+
 /* ---- run ---- */
 
 static int setup(struct supervisor *s)
@@ -584,6 +693,7 @@ static int setup(struct supervisor *s)
         .loop = s->loop,
         .sig = &s->sig,
         .console = s->cfg->main.console != CONFIG_CONSOLE_NO,
+        .token = s->inst.token,
         .next_instance = next_instance,
         .deps_ready = deps_ready,
         .changed = changed,
@@ -596,7 +706,7 @@ static int setup(struct supervisor *s)
 static void teardown(struct supervisor *s)
 {
     control_close(s);
-    if (s->state_ok && timer_active(&s->save_timer))
+    if (timer_active(&s->save_timer))
         on_save_timer(s->loop, &s->save_timer); /* last state on disk before exit */
     for (size_t i = 0; i < s->n_svcs; i++) {
         service_free(s->svcs[i]);
@@ -608,6 +718,8 @@ static void teardown(struct supervisor *s)
     free(s->retired);
     config_free(s->cfg);
     statefile_free(&s->state);
+    free(s->survivors);
+    instance_unlock(&s->inst);
     if (s->loop) {
         if (s->sigw.fd > 0)
             close(s->sigw.fd);
@@ -619,9 +731,14 @@ int supervisor_run(const struct supervisor_opts *opts)
 {
     struct supervisor s = {.opts = opts};
     s.sigw.fd = -1;
+    s.inst.lock_fd = -1;
     statefile_init(&s.state);
     if (load_config(opts, &s.cfg, NULL) < 0) {
         log_error("configuration has errors; not starting");
+        return 1;
+    }
+    if (take_lock(&s) < 0) {
+        config_free(s.cfg);
         return 1;
     }
     srandom((unsigned)(now_ms() ^ (uint64_t)getpid()));
@@ -631,9 +748,6 @@ int supervisor_run(const struct supervisor_opts *opts)
         return 1;
     }
     load_state(&s);
-    int rc = mkdir_p(s.cfg->main.run_dir, 0755);
-    if (rc < 0)
-        log_error("cannot create run_dir %s: %s", s.cfg->main.run_dir, strerror(-rc));
     control_open(&s);
     for (size_t i = 0; i < s.cfg->n_services; i++) {
         struct service *svc = add_service(&s, &s.cfg->services[i]);
@@ -644,9 +758,7 @@ int supervisor_run(const struct supervisor_opts *opts)
         restore_state(&s, svc);
     }
     log_info("supervising %zu service%s", s.n_svcs, s.n_svcs == 1 ? "" : "s");
-    for (size_t i = 0; i < s.n_svcs; i++)
-        if (s.svcs[i]->want_up)
-            service_start(s.svcs[i], false);
+    sweep_survivors(&s); /* starts the services once the previous generation is gone */
     reap(&s); /* zombies inherited at exec */
     loop_run(s.loop);
     teardown(&s);

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "instance.h"
 #include "ctl.h"
 #include "loop.h"
 #include "service.h"
@@ -39,7 +40,12 @@ struct supervisor {
     struct ctl *ctl;              /* control socket server, NULL when it could not open */
     struct waiter *waiters;       /* control requests waiting for services to settle */
     struct timer waiter_timer;    /* deadlines of those requests */
-    char token[24];               /* random per run of nines: prefix of every NINES_INSTANCE */
+    struct instance inst;         /* the run_dir lock, our token, the previous nines' survivors */
+    pid_t *survivors;             /* of a previous nines, being stopped before services start */
+    size_t n_survivors;
+    uint64_t sweep_deadline;
+    bool sweep_killed;
+    struct timer sweep_timer;
 };
 
 struct service *sup_find_service(struct supervisor *s, const char *name);
