@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* How long start/restart may take beyond the stop timeout before the client hears "timed out". */
 enum { START_GRACE_MS = 30000, STOP_GRACE_MS = 5000, WAITER_POLL_MS = 250 };
@@ -27,6 +28,13 @@ struct waiter {
         char instance[48]; /* restart: the instance that must be replaced */
         bool done;
     } items[];
+};
+
+struct follower {
+    struct follower *next;
+    struct ctl_conn *conn;
+    char name[256];
+    uint64_t last_seq; /* the last line sent */
 };
 
 /* ---- replies ---- */
@@ -119,8 +127,10 @@ static void do_status(struct supervisor *s, struct ctl_conn *conn, const struct 
             continue;
         }
         status_line(m.f, v[i], w, mono, wall);
-        if (req->nnames && !(req->flags & PROTO_F_ALL))
+        if (req->nnames && !(req->flags & PROTO_F_ALL)) {
             status_detail(m.f, v[i], mono, wall);
+            status_tail(m.f, v[i], 10);
+        }
     }
     if (json)
         fputs("]}\n", m.f);
@@ -263,6 +273,34 @@ static void act(struct service *svc, enum proto_verb verb)
     }
 }
 
+/* A request waiting for services v[0..n) to settle after verb; its deadline allows for the
+ * longest stop_timeout among them. NULL when out of memory. */
+static struct waiter *waiter_new(struct service **v, size_t n, enum proto_verb verb,
+                                 struct ctl_conn *conn)
+{
+    struct waiter *w = calloc(1, sizeof *w + n * sizeof w->items[0]);
+    if (!w)
+        return NULL;
+    uint64_t longest = 0;
+    for (size_t i = 0; i < n; i++) {
+        w->items[i].name = strdup(v[i]->conf->name);
+        if (!w->items[i].name) {
+            w->n = i;
+            waiter_free(w);
+            return NULL;
+        }
+        snprintf(w->items[i].instance, sizeof w->items[i].instance, "%s",
+                 v[i]->pid ? v[i]->instance : "");
+        if (v[i]->conf->stop_timeout_ms > longest)
+            longest = v[i]->conf->stop_timeout_ms;
+    }
+    w->n = n;
+    w->conn = conn;
+    w->verb = verb;
+    w->deadline = now_ms() + longest + (verb == PROTO_STOP ? STOP_GRACE_MS : START_GRACE_MS);
+    return w;
+}
+
 static void do_change(struct supervisor *s, struct ctl_conn *conn, const struct proto_request *req)
 {
     struct mem m;
@@ -280,29 +318,12 @@ static void do_change(struct supervisor *s, struct ctl_conn *conn, const struct 
     }
     fclose(m.f);
     free(m.buf);
-    struct waiter *w = calloc(1, sizeof *w + n * sizeof w->items[0]);
-    uint64_t longest = 0;
-    for (size_t i = 0; w && i < n; i++) {
-        w->items[i].name = strdup(v[i]->conf->name);
-        if (!w->items[i].name) {
-            w->n = i;
-            waiter_free(w);
-            w = NULL;
-            break;
-        }
-        snprintf(w->items[i].instance, sizeof w->items[i].instance, "%s", v[i]->pid ? v[i]->instance : "");
-        if (v[i]->conf->stop_timeout_ms > longest)
-            longest = v[i]->conf->stop_timeout_ms;
-    }
+    struct waiter *w = waiter_new(v, n, req->verb, conn);
     if (!w) {
         free(v);
         ctl_reply_error(conn, 1, "out of memory");
         return;
     }
-    w->n = n;
-    w->conn = conn;
-    w->verb = req->verb;
-    w->deadline = now_ms() + longest + (req->verb == PROTO_STOP ? STOP_GRACE_MS : START_GRACE_MS);
     for (size_t i = 0; i < n; i++)
         act(v[i], req->verb);
     free(v);
@@ -382,6 +403,83 @@ static void do_recover(struct supervisor *s, struct ctl_conn *conn, const struct
     mem_send(&m, conn, code);
 }
 
+/* ---- log ---- */
+
+/* One ring line as `2026-11-29T21:33:02.123+0000 err | text`. Returns as ctl_write. */
+static int write_line(struct ctl_conn *conn, const struct ring_line *l)
+{
+    time_t t = (time_t)(l->wall_ms / 1000);
+    struct tm tm;
+    char ts[40] = "?";
+    if (localtime_r(&t, &tm)) {
+        char zone[8];
+        strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%S", &tm);
+        strftime(zone, sizeof zone, "%z", &tm);
+        size_t n = strlen(ts);
+        snprintf(ts + n, sizeof ts - n, ".%03u%s", (unsigned)(l->wall_ms % 1000), zone);
+    }
+    int rc = ctl_printf(conn, "%s %s | ", ts, l->stream == RING_STDERR ? "err" : "out");
+    if (rc == 0)
+        rc = ctl_write(conn, l->data, l->len);
+    if (rc == 0 && !(l->flags & RING_CUT))
+        rc = ctl_write(conn, "\n", 1);
+    return rc;
+}
+
+/* Sends the lines after f->last_seq; says so when some were evicted before they could be sent. */
+static int follow_send(struct follower *f, const struct ring *r)
+{
+    uint64_t lost = 0;
+    uint64_t seq = ring_after(r, f->last_seq, &lost);
+    int rc = 0;
+    if (lost)
+        rc = ctl_printf(f->conn, "nines: %llu lines dropped (the client read too slowly)\n",
+                        (unsigned long long)lost);
+    struct ring_line l;
+    for (; rc == 0 && ring_get(r, seq, &l); seq++) {
+        rc = write_line(f->conn, &l);
+        f->last_seq = seq;
+    }
+    return rc;
+}
+
+void control_output(struct supervisor *s, struct service *svc)
+{
+    for (struct follower *f = s->followers; f; f = f->next)
+        if (!strcmp(f->name, svc->conf->name))
+            follow_send(f, &svc->ring); /* an error drops conn; gone() removes f */
+}
+
+static void do_log(struct supervisor *s, struct ctl_conn *conn, const struct proto_request *req)
+{
+    struct service *svc = sup_find_service(s, req->names[0]);
+    if (!svc) {
+        ctl_reply_errorf(conn, 4, "%s: no such service", req->names[0]);
+        return;
+    }
+    size_t n = req->flags & PROTO_F_LINES ? req->lines : 10;
+    struct follower *f = calloc(1, sizeof *f);
+    if (!f) {
+        ctl_reply_error(conn, 1, "out of memory");
+        return;
+    }
+    f->conn = conn;
+    snprintf(f->name, sizeof f->name, "%s", svc->conf->name);
+    uint64_t start = ring_tail_start(&svc->ring, n);
+    f->last_seq = start ? start - 1 : 0;
+    /* Stream from the header on: the tail may be large, and -f never ends. */
+    int rc = ctl_begin(conn, 0);
+    if (rc == 0)
+        rc = follow_send(f, &svc->ring);
+    if (!(req->flags & PROTO_F_FOLLOW) || rc < 0) {
+        free(f);
+        ctl_end(conn, 0);
+        return;
+    }
+    f->next = s->followers;
+    s->followers = f;
+}
+
 /* ---- dispatch ---- */
 
 static void on_request(void *ctx, struct ctl_conn *conn, const struct proto_request *req)
@@ -400,7 +498,7 @@ static void on_request(void *ctx, struct ctl_conn *conn, const struct proto_requ
         ctl_reply(conn, 0, "shutting down\n", 14);
         sup_start_shutdown(s, 0);
         return;
-    case PROTO_LOG:
+    case PROTO_LOG: do_log(s, conn, req); return;
     case PROTO_VERSION:
     case PROTO_VERB_COUNT: break;
     }
@@ -410,6 +508,14 @@ static void on_request(void *ctx, struct ctl_conn *conn, const struct proto_requ
 static void on_gone(void *ctx, struct ctl_conn *conn)
 {
     struct supervisor *s = ctx;
+    for (struct follower **pf = &s->followers; *pf; pf = &(*pf)->next) {
+        if ((*pf)->conn == conn) {
+            struct follower *f = *pf;
+            *pf = f->next;
+            free(f);
+            return;
+        }
+    }
     for (struct waiter **pw = &s->waiters; *pw; pw = &(*pw)->next) {
         if ((*pw)->conn == conn) {
             struct waiter *w = *pw;

@@ -93,8 +93,11 @@ int service_init(struct service *svc, const struct config_service *conf,
     timer_init(&svc->life_timer, on_life_timer, svc);
     apply_policy(svc);
     const struct config_restart *r = &conf->restart;
-    return budget_init(&svc->budget, r->has_limit ? r->limit.count : 0,
-                       r->has_limit ? r->limit.window_ms : 0);
+    int rc = ring_init(&svc->ring, SERVICE_RING_BYTES);
+    if (rc == 0)
+        rc = budget_init(&svc->budget, r->has_limit ? r->limit.count : 0,
+                         r->has_limit ? r->limit.window_ms : 0);
+    return rc;
 }
 
 static void close_watcher(struct service *svc, struct watcher *w)
@@ -109,8 +112,11 @@ static void close_watcher(struct service *svc, struct watcher *w)
 static void output_line(void *ctx, const char *line, size_t len, bool cut, bool partial)
 {
     struct svc_output *o = ctx;
-    (void)partial;
-    if (!o->svc->host->console)
+    struct service *svc = o->svc;
+    ring_push(&svc->ring, wall_ms(), o == &svc->out[1] ? RING_STDERR : RING_STDOUT,
+              (cut ? RING_CUT : 0) | (partial ? RING_PARTIAL : 0), line, len);
+    svc->host->output(svc->host->ctx, svc);
+    if (!svc->host->console)
         return;
     /* One write per line so lines of different services never interleave mid-line. */
     char buf[LINEBUF_MAX + 300];
@@ -161,6 +167,7 @@ void service_free(struct service *svc)
     for (int i = 0; i < 2; i++)
         close_watcher(svc, &svc->out[i].w);
     budget_free(&svc->budget);
+    ring_free(&svc->ring);
     free(svc->termed);
 }
 

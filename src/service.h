@@ -16,6 +16,7 @@
 #include "exitclass.h"
 #include "linebuf.h"
 #include "loop.h"
+#include "ring.h"
 #include "sig.h"
 
 enum svc_state {
@@ -42,6 +43,7 @@ struct service_host {
     bool (*deps_ready)(void *ctx, const struct service *svc);
     void (*changed)(void *ctx, struct service *svc); /* state, want or counters changed */
     void (*rescan)(void *ctx); /* look for svc's leftover processes soon (service_tree_result) */
+    void (*output)(void *ctx, struct service *svc); /* new lines in svc->ring */
     void *ctx;
 };
 
@@ -88,7 +90,10 @@ struct service {
     struct timer life_timer;   /* max_lifetime */
     struct watcher errw;       /* spawn error pipe */
     struct svc_output out[2];
+    struct ring ring;          /* the last lines of output, for `ninesctl log` and status */
 };
+
+enum { SERVICE_RING_BYTES = 64 * 1024 };
 
 /* Name of a state ("RUNNING"...); never NULL. */
 const char *svc_state_name(enum svc_state s);

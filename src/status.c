@@ -240,3 +240,21 @@ void status_detail(FILE *f, const struct service *svc, uint64_t now_mono, uint64
                 svc->files_note[1]);
     (void)now_mono;
 }
+
+void status_tail(FILE *f, const struct service *svc, size_t n)
+{
+    struct ring_line l;
+    uint64_t seq = ring_tail_start(&svc->ring, n);
+    if (!ring_get(&svc->ring, seq, &l)) {
+        fputs("  last lines:  (no output yet)\n", f);
+        return;
+    }
+    fputs("  last lines:\n", f);
+    for (; ring_get(&svc->ring, seq, &l); seq++) {
+        char ts[16];
+        fmt_clock(ts, sizeof ts, l.wall_ms, CLOCK_TIME);
+        fprintf(f, "    %s %s | ", ts, l.stream == RING_STDERR ? "err" : "out");
+        fwrite(l.data, 1, l.len, f);
+        fputc('\n', f);
+    }
+}

@@ -24,6 +24,9 @@ const char *status_describe(const struct service *svc, uint64_t now_mono, uint64
  * restart budget, pid/lock files. */
 void status_detail(FILE *f, const struct service *svc, uint64_t now_mono, uint64_t now_wall);
 
+/* The last n output lines of svc, indented, for the detail block. */
+void status_tail(FILE *f, const struct service *svc, size_t n);
+
 /* One JSON object (no trailing newline) for `status --json`. */
 void status_json(FILE *f, const struct service *svc, uint64_t now_mono, uint64_t now_wall);
 

@@ -96,6 +96,13 @@ static void on_settle_timer(struct loop *loop, struct timer *t)
         service_poke(s->svcs[i]);
 }
 
+static void output(void *ctx, struct service *svc)
+{
+    struct supervisor *s = ctx;
+    if (s->followers)
+        control_output(s, svc);
+}
+
 static void rescan(void *ctx)
 {
     struct supervisor *s = ctx;
@@ -698,6 +705,7 @@ static int setup(struct supervisor *s)
         .deps_ready = deps_ready,
         .changed = changed,
         .rescan = rescan,
+        .output = output,
         .ctx = s,
     };
     return loop_watch(s->loop, &s->sigw, EPOLLIN);

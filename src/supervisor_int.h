@@ -40,6 +40,7 @@ struct supervisor {
     struct ctl *ctl;              /* control socket server, NULL when it could not open */
     struct waiter *waiters;       /* control requests waiting for services to settle */
     struct timer waiter_timer;    /* deadlines of those requests */
+    struct follower *followers;   /* `ninesctl log -f` clients */
     struct instance inst;         /* the run_dir lock, our token, the previous nines' survivors */
     pid_t *survivors;             /* of a previous nines, being stopped before services start */
     size_t n_survivors;
@@ -62,6 +63,9 @@ int control_open(struct supervisor *s);
 
 /* control.c: closes it (pending requests get their answer or are dropped). */
 void control_close(struct supervisor *s);
+
+/* control.c: svc has new output lines: stream them to `log -f` clients. */
+void control_output(struct supervisor *s, struct service *svc);
 
 /* control.c: a service changed or time passed: finish requests that were waiting for it. */
 void control_settle(struct supervisor *s);
