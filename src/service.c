@@ -368,7 +368,10 @@ static void spawn_now(struct service *svc)
     o.stderr_fd = f.err[1];
     o.err_fd = f.ep[1];
     o.creds = &cr;
+    o.cgroup_fd = svc->host->cg->ok ? cgroup_open_procs(svc->host->cg, name_of(svc)) : -1;
     pid_t pid = spawn_process(&o);
+    if (o.cgroup_fd >= 0)
+        close(o.cgroup_fd);
     envbuild_envp_free(env);
     creds_free(&cr);
     if (pid < 0) {
@@ -622,6 +625,7 @@ static void on_backoff_timer(struct loop *loop, struct timer *t)
     }
     /* Otherwise this is the stop timeout: KILL the group and everything of this generation. */
     svc->kill_sent = true;
+    cgroup_kill(svc->host->cg, name_of(svc)); /* all at once where the kernel can (5.14+) */
     if (svc->pid) {
         log_warn("%s: stop timeout (%llu ms): sending KILL", name_of(svc),
                  (unsigned long long)svc->conf->stop_timeout_ms);

@@ -12,6 +12,7 @@
 
 #include "backoff.h"
 #include "budget.h"
+#include "cgroup.h"
 #include "config.h"
 #include "exitclass.h"
 #include "linebuf.h"
@@ -39,6 +40,7 @@ struct service_host {
     const struct sigstate *sig;
     bool console;                 /* forward output to nines' stdout as "name | line" */
     const char *token;            /* random per run of nines: NINES_INSTANCE = TOKEN.SEQ */
+    const struct cgroups *cg;     /* per-service cgroups when available (cg->ok) */
     uint64_t (*next_instance)(void *ctx); /* unique number per spawn, for the env marker */
     bool (*deps_ready)(void *ctx, const struct service *svc);
     void (*changed)(void *ctx, struct service *svc); /* state, want or counters changed */

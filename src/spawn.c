@@ -28,7 +28,7 @@ const char *spawn_stage_name(int stage)
 void spawn_opts_init(struct spawn_opts *o)
 {
     memset(o, 0, sizeof *o);
-    o->stdin_fd = o->stdout_fd = o->stderr_fd = o->err_fd = -1;
+    o->stdin_fd = o->stdout_fd = o->stderr_fd = o->err_fd = o->cgroup_fd = -1;
 }
 
 /* Child side: report, print one line, exit. Only async-signal-safe calls after fork, except
@@ -77,6 +77,12 @@ static void fix_listen_pid(pid_t parent)
 
 static _Noreturn void child_main(const struct spawn_opts *o, pid_t parent)
 {
+    /* First, so that everything this process starts is in the service's cgroup. A failure only
+     * loses the cgroup: the session and the environment marker still find the tree. */
+    if (o->cgroup_fd >= 0) {
+        ssize_t w = write(o->cgroup_fd, "0", 1);
+        (void)w;
+    }
     if (o->new_session) {
         if (setsid() < 0)
             child_fail(o, SPAWN_STAGE_SETUP, errno);

@@ -34,6 +34,7 @@ struct spawn_opts {
     int stdin_fd, stdout_fd, stderr_fd; /* -1: inherit */
     int err_fd;                 /* write end of a CLOEXEC pipe for struct spawn_error, or -1 */
     const struct creds *creds;  /* privileges, rlimits, umask to apply; NULL: inherit nines' */
+    int cgroup_fd;              /* a cgroup.procs opened for writing: the child moves itself in */
 };
 
 /* Sets every field of o to its default (fds -1, flags false). */

@@ -146,6 +146,37 @@ static void scan_visit(void *ctx, pid_t pid, pid_t sid, const char *marker)
     }
 }
 
+/* Adds the live members of the service's cgroup that the scan did not see (e.g. a process that
+ * cleared its environment after setsid). */
+static void add_cgroup_pids(struct supervisor *s, struct found *f)
+{
+    pid_t *v = NULL;
+    size_t n = 0, cap = 0;
+    if (cgroup_pids(&s->cg, f->svc->conf->name, &v, &n, &cap) < 0) {
+        free(v);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        bool seen = false;
+        for (unsigned j = 0; j < f->n && !seen; j++)
+            seen = f->pids[j] == v[i];
+        if (seen || !proctree_alive(v[i]))
+            continue;
+        if (f->n == f->cap) {
+            unsigned c = f->cap ? f->cap * 2 : 16;
+            pid_t *p = realloc(f->pids, c * sizeof *p);
+            if (!p) {
+                f->nomem = true;
+                break;
+            }
+            f->pids = p;
+            f->cap = c;
+        }
+        f->pids[f->n++] = v[i];
+    }
+    free(v);
+}
+
 static void on_scan_timer(struct loop *loop, struct timer *t)
 {
     struct supervisor *s = t->data;
@@ -161,6 +192,8 @@ static void on_scan_timer(struct loop *loop, struct timer *t)
     int rc = sc.n ? proctree_scan("NINES_INSTANCE", scan_visit, &sc) : 0;
     if (rc < 0)
         log_warn("cannot scan /proc: %s", strerror(-rc));
+    for (size_t i = 0; rc == 0 && i < sc.n; i++)
+        add_cgroup_pids(s, &sc.f[i]);
     bool again = false;
     for (size_t i = 0; i < sc.n; i++) {
         if (rc < 0 || sc.f[i].nomem)
@@ -656,6 +689,18 @@ static void sweep_survivors(struct supervisor *s)
     int rc = instance_find_survivors(&s->inst, &s->survivors, &s->n_survivors);
     if (rc < 0)
         log_warn("cannot look for a previous generation: %s", strerror(-rc));
+    size_t cap = s->n_survivors;
+    for (size_t i = 0; i < s->n_svcs; i++) /* nothing of ours runs yet: any member is old */
+        cgroup_pids(&s->cg, s->svcs[i]->conf->name, &s->survivors, &s->n_survivors, &cap);
+    size_t k = 0; /* the marker and the cgroup often name the same process */
+    for (size_t i = 0; i < s->n_survivors; i++) {
+        bool dup = false;
+        for (size_t j = 0; j < k && !dup; j++)
+            dup = s->survivors[j] == s->survivors[i];
+        if (!dup)
+            s->survivors[k++] = s->survivors[i];
+    }
+    s->n_survivors = k;
     if (!s->n_survivors) {
         start_all(s);
         return;
@@ -701,6 +746,7 @@ static int setup(struct supervisor *s)
         .sig = &s->sig,
         .console = s->cfg->main.console != CONFIG_CONSOLE_NO,
         .token = s->inst.token,
+        .cg = &s->cg,
         .next_instance = next_instance,
         .deps_ready = deps_ready,
         .changed = changed,
@@ -717,6 +763,7 @@ static void teardown(struct supervisor *s)
     if (timer_active(&s->save_timer))
         on_save_timer(s->loop, &s->save_timer); /* last state on disk before exit */
     for (size_t i = 0; i < s->n_svcs; i++) {
+        cgroup_remove(&s->cg, s->svcs[i]->conf->name);
         service_free(s->svcs[i]);
         free(s->svcs[i]);
     }
@@ -749,6 +796,7 @@ int supervisor_run(const struct supervisor_opts *opts)
         config_free(s.cfg);
         return 1;
     }
+    cgroup_init(&s.cg, s.cfg->main.run_dir);
     srandom((unsigned)(now_ms() ^ (uint64_t)getpid()));
     if (setup(&s) < 0) {
         log_error("cannot set up the event loop: %s", strerror(errno));
@@ -765,7 +813,8 @@ int supervisor_run(const struct supervisor_opts *opts)
         }
         restore_state(&s, svc);
     }
-    log_info("supervising %zu service%s", s.n_svcs, s.n_svcs == 1 ? "" : "s");
+    log_info("supervising %zu service%s%s", s.n_svcs, s.n_svcs == 1 ? "" : "s",
+             s.cg.ok ? " (a cgroup per service)" : "");
     sweep_survivors(&s); /* starts the services once the previous generation is gone */
     reap(&s); /* zombies inherited at exec */
     loop_run(s.loop);

@@ -41,6 +41,7 @@ struct supervisor {
     struct waiter *waiters;       /* control requests waiting for services to settle */
     struct timer waiter_timer;    /* deadlines of those requests */
     struct follower *followers;   /* `ninesctl log -f` clients */
+    struct cgroups cg;            /* per-service cgroup v2 subtrees, when nines may create them */
     struct instance inst;         /* the run_dir lock, our token, the previous nines' survivors */
     pid_t *survivors;             /* of a previous nines, being stopped before services start */
     size_t n_survivors;

@@ -327,6 +327,7 @@ def test_sup_spawn_user_env_umask_rlimit_fds(h):
     # Only 0-2 from nines (the shell's own fd for the script may add one, ls its own).
     # The program (exec'd sleep) holds exactly fds 0-2: nothing of nines leaks into it.
     main = int([t for t in sup.transitions("probe") if t[2] == "RUNNING"][-1][3].split()[1])
+    assert wait_for(lambda: cmdline_of(main)[:1] == ["sleep"], 5)
     assert sorted(int(x) for x in os.listdir(f"/proc/{main}/fd")) == [0, 1, 2]
     assert sup.stop()[0] == 0
     shutil.rmtree(pub)
