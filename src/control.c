@@ -447,7 +447,7 @@ void control_output(struct supervisor *s, struct service *svc)
 {
     for (struct follower *f = s->followers; f; f = f->next)
         if (!strcmp(f->name, svc->conf->name))
-            follow_send(f, &svc->ring); /* an error drops conn; gone() removes f */
+            follow_send(f, &svc->log.ring); /* an error drops conn; gone() removes f */
 }
 
 static void do_log(struct supervisor *s, struct ctl_conn *conn, const struct proto_request *req)
@@ -465,12 +465,12 @@ static void do_log(struct supervisor *s, struct ctl_conn *conn, const struct pro
     }
     f->conn = conn;
     snprintf(f->name, sizeof f->name, "%s", svc->conf->name);
-    uint64_t start = ring_tail_start(&svc->ring, n);
+    uint64_t start = ring_tail_start(&svc->log.ring, n);
     f->last_seq = start ? start - 1 : 0;
     /* Stream from the header on: the tail may be large, and -f never ends. */
     int rc = ctl_begin(conn, 0);
     if (rc == 0)
-        rc = follow_send(f, &svc->ring);
+        rc = follow_send(f, &svc->log.ring);
     if (!(req->flags & PROTO_F_FOLLOW) || rc < 0) {
         free(f);
         ctl_end(conn, 0);

@@ -73,6 +73,12 @@ static void apply_policy(struct service *svc)
 static void on_backoff_timer(struct loop *loop, struct timer *t);
 static void on_life_timer(struct loop *loop, struct timer *t);
 
+static void on_log_output(void *ctx)
+{
+    struct service *svc = ctx;
+    svc->host->output(svc->host->ctx, svc);
+}
+
 int service_init(struct service *svc, const struct config_service *conf,
                  const struct service_host *host)
 {
@@ -83,17 +89,19 @@ int service_init(struct service *svc, const struct config_service *conf,
     svc->want_up = true;
     svc->since_ms = now_ms();
     svc->since_wall_ms = wall_ms();
-    for (int i = 0; i < 2; i++) {
-        svc->out[i].w.fd = -1;
-        svc->out[i].svc = svc;
-        svc->out[i].stream = i == 0 ? "stdout" : "stderr";
-    }
     svc->errw.fd = -1;
     timer_init(&svc->timer, on_backoff_timer, svc);
     timer_init(&svc->life_timer, on_life_timer, svc);
     apply_policy(svc);
     const struct config_restart *r = &conf->restart;
-    int rc = ring_init(&svc->ring, SERVICE_RING_BYTES);
+    svc->log_host = (struct logcap_host){
+        .loop = host->loop,
+        .console = host->console,
+        .console_fd = host->console_fd,
+        .output = on_log_output,
+        .ctx = svc,
+    };
+    int rc = logcap_init(&svc->log, conf->name, &conf->log, &svc->log_host);
     if (rc == 0)
         rc = budget_init(&svc->budget, r->has_limit ? r->limit.count : 0,
                          r->has_limit ? r->limit.window_ms : 0);
@@ -109,65 +117,13 @@ static void close_watcher(struct service *svc, struct watcher *w)
     w->fd = -1;
 }
 
-static void output_line(void *ctx, const char *line, size_t len, bool cut, bool partial)
-{
-    struct svc_output *o = ctx;
-    struct service *svc = o->svc;
-    ring_push(&svc->ring, wall_ms(), o == &svc->out[1] ? RING_STDERR : RING_STDOUT,
-              (cut ? RING_CUT : 0) | (partial ? RING_PARTIAL : 0), line, len);
-    svc->host->output(svc->host->ctx, svc);
-    if (!svc->host->console)
-        return;
-    /* One write per line so lines of different services never interleave mid-line. */
-    char buf[LINEBUF_MAX + 300];
-    int n = snprintf(buf, sizeof buf, "%s | ", name_of(o->svc));
-    if (n < 0 || (size_t)n + len + 2 > sizeof buf)
-        return;
-    memcpy(buf + n, line, len);
-    size_t total = (size_t)n + len;
-    if (!cut)
-        buf[total++] = '\n';
-    ssize_t w = write(STDOUT_FILENO, buf, total);
-    (void)w; /* a full or closed stdout must never stop supervision */
-}
-
-static void drain_output(struct svc_output *o, bool to_eof)
-{
-    char buf[16384];
-    size_t budget = OUTPUT_READ_MAX;
-    while (to_eof || budget > 0) {
-        ssize_t n = read(o->w.fd, buf, sizeof buf);
-        if (n > 0) {
-            linebuf_feed(&o->lb, buf, (size_t)n, output_line, o);
-            budget = (size_t)n > budget ? 0 : budget - (size_t)n;
-            continue;
-        }
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n == 0 || (n < 0 && errno != EAGAIN)) {
-            linebuf_flush(&o->lb, output_line, o);
-            close_watcher(o->svc, &o->w);
-        }
-        return;
-    }
-}
-
-static void on_output(struct loop *loop, struct watcher *w, uint32_t events)
-{
-    (void)loop;
-    (void)events;
-    drain_output(w->data, false);
-}
-
 void service_free(struct service *svc)
 {
     timer_stop(svc->host->loop, &svc->timer);
     timer_stop(svc->host->loop, &svc->life_timer);
     close_watcher(svc, &svc->errw);
-    for (int i = 0; i < 2; i++)
-        close_watcher(svc, &svc->out[i].w);
+    logcap_free(&svc->log);
     budget_free(&svc->budget);
-    ring_free(&svc->ring);
     free(svc->termed);
 }
 
@@ -176,6 +132,8 @@ int service_update_conf(struct service *svc, const struct config_service *conf)
     const struct config_restart *r = &conf->restart;
     int rc = budget_resize(&svc->budget, r->has_limit ? r->limit.count : 0,
                            r->has_limit ? r->limit.window_ms : 0);
+    if (rc == 0)
+        rc = logcap_update(&svc->log, &svc->conf->log, &conf->log);
     if (rc < 0)
         return rc;
     svc->conf = conf;
@@ -297,15 +255,7 @@ static void on_errpipe(struct loop *loop, struct watcher *w, uint32_t events);
 /* Wires the parent ends of a fresh spawn into the loop. */
 static void watch_spawn_fds(struct service *svc, struct spawn_fds *f)
 {
-    for (int i = 0; i < 2; i++) {
-        struct svc_output *o = &svc->out[i];
-        if (o->w.fd >= 0)
-            drain_output(o, true); /* the old generation's pipe: its writers are gone */
-        watcher_init(&o->w, i == 0 ? f->out[0] : f->err[0], on_output, o);
-        linebuf_init(&o->lb);
-        if (loop_watch(svc->host->loop, &o->w, EPOLLIN) < 0)
-            log_warn("%s: cannot watch %s: %s", name_of(svc), o->stream, strerror(errno));
-    }
+    logcap_attach(&svc->log, f->out[0], f->err[0]);
     close_watcher(svc, &svc->errw);
     watcher_init(&svc->errw, f->ep[0], on_errpipe, svc);
     if (loop_watch(svc->host->loop, &svc->errw, EPOLLIN) < 0)

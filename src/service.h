@@ -15,9 +15,8 @@
 #include "cgroup.h"
 #include "config.h"
 #include "exitclass.h"
-#include "linebuf.h"
+#include "logcap.h"
 #include "loop.h"
-#include "ring.h"
 #include "sig.h"
 
 enum svc_state {
@@ -39,21 +38,15 @@ struct service_host {
     struct loop *loop;
     const struct sigstate *sig;
     bool console;                 /* forward output to nines' stdout as "name | line" */
+    int console_fd;               /* nines' stdout */
     const char *token;            /* random per run of nines: NINES_INSTANCE = TOKEN.SEQ */
     const struct cgroups *cg;     /* per-service cgroups when available (cg->ok) */
     uint64_t (*next_instance)(void *ctx); /* unique number per spawn, for the env marker */
     bool (*deps_ready)(void *ctx, const struct service *svc);
     void (*changed)(void *ctx, struct service *svc); /* state, want or counters changed */
     void (*rescan)(void *ctx); /* look for svc's leftover processes soon (service_tree_result) */
-    void (*output)(void *ctx, struct service *svc); /* new lines in svc->ring */
+    void (*output)(void *ctx, struct service *svc); /* new lines in svc->log.ring */
     void *ctx;
-};
-
-struct svc_output {
-    struct watcher w;
-    struct linebuf lb;
-    struct service *svc;
-    const char *stream; /* "stdout" / "stderr" */
 };
 
 struct service {
@@ -91,11 +84,9 @@ struct service {
     struct timer timer;        /* BACKOFF delay, or the stop timeout while STOPPING */
     struct timer life_timer;   /* max_lifetime */
     struct watcher errw;       /* spawn error pipe */
-    struct svc_output out[2];
-    struct ring ring;          /* the last lines of output, for `ninesctl log` and status */
+    struct logcap_host log_host;
+    struct logcap log;         /* output: ring of last lines, log file, console */
 };
-
-enum { SERVICE_RING_BYTES = 64 * 1024 };
 
 /* Name of a state ("RUNNING"...); never NULL. */
 const char *svc_state_name(enum svc_state s);

@@ -3,6 +3,7 @@
 #include "proto.h"
 #include "sig.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -200,7 +201,10 @@ void status_json(FILE *f, const struct service *svc, uint64_t now_mono, uint64_t
                 (unsigned long long)(budget_window_ms(b) / 1000), budget_count(b, now_wall));
     else
         fputs(",\"restart_limit\":null", f);
-    fputc('}', f);
+    fprintf(f, ",\"log\":{\"lines\":%llu,\"dropped\":%llu,\"file\":", (unsigned long long)svc->log.lines,
+            (unsigned long long)logcap_dropped(&svc->log));
+    status_json_string(f, svc->log.has_file ? svc->log.file.path : NULL);
+    fputs("}}", f);
 }
 
 void status_detail(FILE *f, const struct service *svc, uint64_t now_mono, uint64_t now_wall)
@@ -232,6 +236,16 @@ void status_detail(FILE *f, const struct service *svc, uint64_t now_mono, uint64
                 budget_limit(b), (unsigned long long)(budget_window_ms(b) / 1000));
     else
         fputs("  budget:      no limit\n", f);
+    const struct logcap *lc = &svc->log;
+    if (lc->has_file)
+        fprintf(f, "  log file:    %s (%llu bytes)%s%s\n", lc->file.path,
+                (unsigned long long)lc->file.size, lc->file.last_err ? "; failing: " : "",
+                lc->file.last_err ? strerror(lc->file.last_err) : "");
+    if (logcap_dropped(lc))
+        fprintf(f, "  log dropped: %llu lines (file %llu, console %llu)\n",
+                (unsigned long long)logcap_dropped(lc),
+                (unsigned long long)(lc->has_file ? lc->file.dropped : 0),
+                (unsigned long long)lc->console_dropped);
     if (c->pidfile)
         fprintf(f, "  pidfile:     %s%s%s\n", c->pidfile, svc->files_note[0][0] ? "; " : "",
                 svc->files_note[0]);
@@ -244,13 +258,13 @@ void status_detail(FILE *f, const struct service *svc, uint64_t now_mono, uint64
 void status_tail(FILE *f, const struct service *svc, size_t n)
 {
     struct ring_line l;
-    uint64_t seq = ring_tail_start(&svc->ring, n);
-    if (!ring_get(&svc->ring, seq, &l)) {
+    uint64_t seq = ring_tail_start(&svc->log.ring, n);
+    if (!ring_get(&svc->log.ring, seq, &l)) {
         fputs("  last lines:  (no output yet)\n", f);
         return;
     }
     fputs("  last lines:\n", f);
-    for (; ring_get(&svc->ring, seq, &l); seq++) {
+    for (; ring_get(&svc->log.ring, seq, &l); seq++) {
         char ts[16];
         fmt_clock(ts, sizeof ts, l.wall_ms, CLOCK_TIME);
         fprintf(f, "    %s %s | ", ts, l.stream == RING_STDERR ? "err" : "out");

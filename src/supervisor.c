@@ -719,6 +719,18 @@ static void sweep_survivors(struct supervisor *s)
 
 /* ---- run ---- */
 
+/* console = auto: on when nines is PID 1 (the container convention: `docker logs` shows every
+ * service). A pipe or socket as stdout is made non-blocking: a slow reader then costs console
+ * lines (counted), never a blocked loop. A terminal or file is left as it is. */
+static bool console_enabled(const struct config_main *m)
+{
+    bool on = m->console == CONFIG_CONSOLE_YES || (m->console == CONFIG_CONSOLE_AUTO && getpid() == 1);
+    struct stat st;
+    if (on && fstat(STDOUT_FILENO, &st) == 0 && (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode)))
+        fd_set_nonblock(STDOUT_FILENO);
+    return on;
+}
+
 static int setup(struct supervisor *s)
 {
     int rc = sig_block_all(&s->sig);
@@ -744,7 +756,8 @@ static int setup(struct supervisor *s)
     s->host = (struct service_host){
         .loop = s->loop,
         .sig = &s->sig,
-        .console = s->cfg->main.console != CONFIG_CONSOLE_NO,
+        .console = console_enabled(&s->cfg->main),
+        .console_fd = STDOUT_FILENO,
         .token = s->inst.token,
         .cg = &s->cg,
         .next_instance = next_instance,
@@ -804,6 +817,9 @@ int supervisor_run(const struct supervisor_opts *opts)
         return 1;
     }
     load_state(&s);
+    int lrc = mkdir_p(s.cfg->main.log_dir, 0755);
+    if (lrc < 0)
+        log_warn("cannot create log_dir %s: %s", s.cfg->main.log_dir, strerror(-lrc));
     control_open(&s);
     for (size_t i = 0; i < s.cfg->n_services; i++) {
         struct service *svc = add_service(&s, &s.cfg->services[i]);

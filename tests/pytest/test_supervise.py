@@ -34,7 +34,7 @@ def test_sup_p1_restart_storm_follows_backoff(h):
     expect = [0.2, 0.4, 0.8, 1.6, 1.6, 1.6]
     for gap, want in zip(gaps, expect):
         # Never back-to-back, never faster than the backoff, bounded slack for a loaded CI.
-        assert want * 0.9 <= gap <= want + 0.5, (gaps, expect)
+        assert want * 0.9 <= gap <= want * 1.5 + 1.0, (gaps, expect)
     rc, _ = sup.stop()
     assert rc == 0
 

@@ -1,0 +1,194 @@
+#include "logcap.h"
+
+#include "log.h"
+#include "util.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+/* Bytes read from one pipe per wake-up: a chatty child cannot starve the loop, and what is not
+ * read yet waits in the pipe, where it throttles the writer. */
+enum { READ_MAX_PER_WAKEUP = 64 * 1024 };
+
+static const char *stream_label(int stream, bool cut)
+{
+    /* "out+" marks a piece of a line longer than LINEBUF_MAX: it continues on the next record. */
+    if (stream == RING_STDERR)
+        return cut ? "err+" : "err";
+    return cut ? "out+" : "out";
+}
+
+static void to_file(struct logcap *lc, int stream, const char *line, size_t len, bool cut,
+                    uint64_t wall)
+{
+    char buf[LINEBUF_MAX + 64];
+    size_t n = 0;
+    if (lc->timestamps) {
+        n = tsfmt_format(&lc->ts, wall, buf);
+        buf[n++] = ' ';
+    }
+    n += (size_t)snprintf(buf + n, sizeof buf - n, "%s | ", stream_label(stream, cut));
+    if (len > sizeof buf - n - 1)
+        len = sizeof buf - n - 1; /* cannot happen: lines are at most LINEBUF_MAX */
+    memcpy(buf + n, line, len);
+    n += len;
+    buf[n++] = '\n';
+    logfile_write(&lc->file, buf, n, now_ms());
+}
+
+static void to_console(struct logcap *lc, const char *line, size_t len)
+{
+    /* One write per line so lines of different services never interleave mid-line. */
+    char buf[LINEBUF_MAX + 300];
+    int p = snprintf(buf, sizeof buf, "%s | ", lc->name);
+    if (p < 0 || (size_t)p + len + 1 > sizeof buf)
+        return;
+    memcpy(buf + p, line, len);
+    size_t n = (size_t)p + len;
+    buf[n++] = '\n';
+    if (write(lc->host->console_fd, buf, n) != (ssize_t)n)
+        lc->console_dropped++; /* EAGAIN on a full pipe: dropped, never waited for */
+}
+
+static void on_line(void *ctx, const char *line, size_t len, bool cut, bool partial)
+{
+    struct logcap_stream *st = ctx;
+    struct logcap *lc = st->lc;
+    uint64_t wall = wall_ms();
+    lc->lines++;
+    ring_push(&lc->ring, wall, (uint8_t)st->stream, (cut ? RING_CUT : 0) | (partial ? RING_PARTIAL : 0),
+              line, len);
+    if (lc->has_file)
+        to_file(lc, st->stream, line, len, cut, wall);
+    if (lc->host->console)
+        to_console(lc, line, len);
+    lc->host->output(lc->host->ctx);
+}
+
+static void detach(struct logcap_stream *st)
+{
+    if (st->w.fd < 0)
+        return;
+    linebuf_flush(&st->lb, on_line, st); /* a last line without newline is kept, marked partial */
+    loop_unwatch(st->lc->host->loop, &st->w);
+    close(st->w.fd);
+    st->w.fd = -1;
+}
+
+/* Reads what the pipe has, up to READ_MAX_PER_WAKEUP (unbounded when to_eof: the writers are
+ * known to be gone). Detaches at EOF or on an error. */
+static void drain(struct logcap_stream *st, bool to_eof)
+{
+    char buf[16384];
+    size_t budget = READ_MAX_PER_WAKEUP;
+    while (to_eof || budget > 0) {
+        ssize_t n = read(st->w.fd, buf, sizeof buf);
+        if (n > 0) {
+            linebuf_feed(&st->lb, buf, (size_t)n, on_line, st);
+            budget = (size_t)n > budget ? 0 : budget - (size_t)n;
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n == 0 || errno != EAGAIN)
+            detach(st);
+        return;
+    }
+}
+
+static void on_readable(struct loop *loop, struct watcher *w, uint32_t events)
+{
+    (void)loop;
+    (void)events;
+    drain(w->data, false);
+}
+
+static int open_file(struct logcap *lc, const struct config_log *cfg)
+{
+    lc->has_file = cfg->file != NULL;
+    if (!lc->has_file)
+        return 0;
+    int rc = logfile_init(&lc->file, cfg->file, cfg->max_size, cfg->max_files);
+    if (rc < 0)
+        lc->has_file = false;
+    else if (lc->file.fd < 0)
+        log_warn("%s: cannot open log file %s: %s (retrying)", lc->name, cfg->file,
+                 strerror(lc->file.last_err));
+    return rc;
+}
+
+int logcap_init(struct logcap *lc, const char *name, const struct config_log *cfg,
+                const struct logcap_host *host)
+{
+    memset(lc, 0, sizeof *lc);
+    snprintf(lc->name, sizeof lc->name, "%s", name);
+    lc->host = host;
+    lc->timestamps = cfg->timestamps == CONFIG_TIMESTAMPS_ISO8601;
+    for (int i = 0; i < 2; i++) {
+        lc->s[i].lc = lc;
+        lc->s[i].stream = i == 0 ? RING_STDOUT : RING_STDERR;
+        lc->s[i].w.fd = -1;
+    }
+    int rc = ring_init(&lc->ring, LOGCAP_RING_BYTES);
+    if (rc == 0)
+        rc = open_file(lc, cfg);
+    return rc;
+}
+
+void logcap_free(struct logcap *lc)
+{
+    for (int i = 0; i < 2; i++)
+        if (lc->s[i].w.fd >= 0) {
+            drain(&lc->s[i], false);
+            detach(&lc->s[i]);
+        }
+    if (lc->has_file)
+        logfile_free(&lc->file);
+    lc->has_file = false;
+    ring_free(&lc->ring);
+}
+
+static bool same_str(const char *a, const char *b)
+{
+    return (!a && !b) || (a && b && !strcmp(a, b));
+}
+
+int logcap_update(struct logcap *lc, const struct config_log *old_cfg, const struct config_log *cfg)
+{
+    lc->timestamps = cfg->timestamps == CONFIG_TIMESTAMPS_ISO8601;
+    if (same_str(old_cfg->file, cfg->file) && old_cfg->max_size == cfg->max_size &&
+        old_cfg->max_files == cfg->max_files)
+        return 0;
+    if (lc->has_file)
+        logfile_free(&lc->file);
+    return open_file(lc, cfg);
+}
+
+int logcap_attach(struct logcap *lc, int out_fd, int err_fd)
+{
+    int fds[2] = {out_fd, err_fd};
+    int rc = 0;
+    for (int i = 0; i < 2; i++) {
+        struct logcap_stream *st = &lc->s[i];
+        if (st->w.fd >= 0) {
+            drain(st, true);
+            detach(st);
+        }
+        watcher_init(&st->w, fds[i], on_readable, st);
+        linebuf_init(&st->lb);
+        int r = loop_watch(lc->host->loop, &st->w, EPOLLIN);
+        if (r < 0) {
+            log_warn("%s: cannot watch its %s: %s", lc->name, i ? "stderr" : "stdout", strerror(-r));
+            rc = r;
+        }
+    }
+    return rc;
+}
+
+uint64_t logcap_dropped(const struct logcap *lc)
+{
+    return (lc->has_file ? lc->file.dropped : 0) + lc->console_dropped;
+}

@@ -1,0 +1,70 @@
+/* logcap: everything a service writes. Owns the read ends of its stdout/stderr pipes, their line
+ * framing, the ring of recent lines, the log file (timestamps, rotation) and the console copy
+ * (`NAME | line` on nines' stdout, for `docker logs`). Reads are bounded per wake-up, so a child
+ * that writes faster than the disk is throttled by its pipe, not by nines' memory. Failed writes
+ * drop lines and count them; capture itself never stops. */
+#ifndef NINES_LOGCAP_H
+#define NINES_LOGCAP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "linebuf.h"
+#include "logfile.h"
+#include "loop.h"
+#include "ring.h"
+
+enum { LOGCAP_RING_BYTES = 64 * 1024 };
+
+struct logcap;
+
+/* What capture needs from its owner. */
+struct logcap_host {
+    struct loop *loop;
+    bool console;   /* copy lines to console_fd as "NAME | line" */
+    int console_fd; /* nines' stdout */
+    void (*output)(void *ctx); /* new lines are in the ring (log followers) */
+    void *ctx;
+};
+
+struct logcap_stream {
+    struct watcher w; /* fd -1 when no pipe is attached */
+    struct linebuf lb;
+    struct logcap *lc;
+    int stream;       /* RING_STDOUT / RING_STDERR */
+};
+
+struct logcap {
+    char name[256];    /* the service name (copied: configs come and go on reload) */
+    const struct logcap_host *host;
+    struct logcap_stream s[2];
+    struct ring ring;
+    struct logfile file;
+    bool has_file;
+    bool timestamps;
+    struct tsfmt ts;
+    uint64_t lines;           /* lines captured since start */
+    uint64_t console_dropped; /* lines the console could not take (a full pipe) */
+};
+
+/* Prepares capture for a service named name (copied, up to 255 bytes) with the [log] settings
+ * of cfg. The log file is opened now (a failure is retried on later lines). Returns 0 or -ENOMEM. */
+int logcap_init(struct logcap *lc, const char *name, const struct config_log *cfg,
+                const struct logcap_host *host);
+
+/* Stops capture and frees everything (remaining buffered bytes are flushed first). */
+void logcap_free(struct logcap *lc);
+
+/* Applies new [log] settings (reload): reopens the file when its path or limits changed.
+ * Returns 0 or -ENOMEM. */
+int logcap_update(struct logcap *lc, const struct config_log *old_cfg, const struct config_log *cfg);
+
+/* Takes over the read ends of a new process's pipes (non-blocking, close-on-exec). Pipes of the
+ * previous process still attached are drained to EOF first. Returns 0 or -errno (watching). */
+int logcap_attach(struct logcap *lc, int out_fd, int err_fd);
+
+/* Lines lost to write errors (file and console). */
+uint64_t logcap_dropped(const struct logcap *lc);
+
+#endif

@@ -1,0 +1,150 @@
+#include "logfile.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static void try_open(struct logfile *lf, uint64_t now)
+{
+    /* O_NONBLOCK: opening a FIFO without a reader fails (ENXIO) instead of blocking, and a full
+     * pipe returns EAGAIN. It is ignored for regular files. */
+    int fd = open(lf->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NONBLOCK | O_NOCTTY, 0640);
+    if (fd < 0) {
+        lf->last_err = errno;
+        lf->retry_at = now + LOGFILE_RETRY_MS;
+        return;
+    }
+    struct stat st;
+    if (fstat(fd, &st) < 0) {
+        lf->last_err = errno;
+        close(fd);
+        lf->retry_at = now + LOGFILE_RETRY_MS;
+        return;
+    }
+    lf->fd = fd;
+    lf->regular = S_ISREG(st.st_mode);
+    lf->size = lf->regular ? (uint64_t)st.st_size : 0;
+    lf->last_err = 0;
+}
+
+int logfile_init(struct logfile *lf, const char *path, uint64_t max_size, unsigned max_files)
+{
+    memset(lf, 0, sizeof *lf);
+    lf->fd = -1;
+    lf->path = strdup(path);
+    if (!lf->path)
+        return -ENOMEM;
+    lf->max_size = max_size;
+    lf->max_files = max_files;
+    try_open(lf, 0);
+    return 0;
+}
+
+void logfile_free(struct logfile *lf)
+{
+    if (lf->fd >= 0)
+        close(lf->fd);
+    lf->fd = -1;
+    free(lf->path);
+    lf->path = NULL;
+}
+
+static int numbered(char *buf, size_t len, const char *path, unsigned k)
+{
+    int n = snprintf(buf, len, "%s.%u", path, k);
+    return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+int logfile_rotate(struct logfile *lf)
+{
+    char from[PATH_MAX], to[PATH_MAX];
+    if (lf->max_files == 0) {
+        /* Nothing is kept: start the file again. */
+        if (lf->fd >= 0 && ftruncate(lf->fd, 0) < 0)
+            return -errno;
+        lf->size = 0;
+        return 0;
+    }
+    for (unsigned k = lf->max_files - 1; k >= 1; k--) {
+        if (numbered(from, sizeof from, lf->path, k) < 0 || numbered(to, sizeof to, lf->path, k + 1) < 0)
+            return -ENAMETOOLONG;
+        if (rename(from, to) < 0 && errno != ENOENT)
+            return -errno;
+    }
+    if (numbered(to, sizeof to, lf->path, 1) < 0)
+        return -ENAMETOOLONG;
+    if (rename(lf->path, to) < 0)
+        return -errno;
+    if (lf->fd >= 0)
+        close(lf->fd);
+    lf->fd = -1;
+    try_open(lf, 0);
+    return lf->fd >= 0 ? 0 : -lf->last_err;
+}
+
+int logfile_write(struct logfile *lf, const char *buf, size_t len, uint64_t now)
+{
+    if (lf->fd < 0) {
+        if (now < lf->retry_at) {
+            lf->dropped++;
+            return -lf->last_err;
+        }
+        try_open(lf, now);
+        if (lf->fd < 0) {
+            lf->dropped++;
+            return -lf->last_err;
+        }
+    }
+    if (lf->regular && lf->max_size && lf->size > 0 && lf->size + len > lf->max_size) {
+        int rc = logfile_rotate(lf);
+        if (rc < 0) {
+            lf->last_err = -rc;
+            if (lf->fd < 0) {
+                lf->dropped++;
+                return rc;
+            }
+        }
+    }
+    ssize_t w = write(lf->fd, buf, len);
+    if (w < 0) {
+        lf->last_err = errno;
+        lf->dropped++;
+        if (errno != EAGAIN && errno != ENOSPC && errno != EDQUOT && errno != EINTR) {
+            /* EIO, EBADF, EPIPE (the FIFO's reader left): reopen later. */
+            close(lf->fd);
+            lf->fd = -1;
+            lf->retry_at = now + LOGFILE_RETRY_MS;
+        }
+        return -lf->last_err;
+    }
+    lf->size += (uint64_t)w;
+    lf->last_err = 0;
+    if ((size_t)w < len) {
+        lf->dropped++; /* a short write (disk full mid-line, pipe): the rest is lost */
+        return -EAGAIN;
+    }
+    return 0;
+}
+
+size_t tsfmt_format(struct tsfmt *c, uint64_t wall_ms, char *buf)
+{
+    time_t sec = (time_t)(wall_ms / 1000);
+    if (sec != c->sec || !c->text[0]) {
+        struct tm tm;
+        char z[8] = "+0000";
+        if (!localtime_r(&sec, &tm) || !strftime(c->text, sizeof c->text, "%Y-%m-%dT%H:%M:%S", &tm)) {
+            snprintf(c->text, sizeof c->text, "%lld", (long long)sec);
+        } else {
+            strftime(z, sizeof z, "%z", &tm);
+        }
+        /* ISO 8601 wants the zone as +HH:MM; strftime's %z gives +HHMM. */
+        snprintf(c->zone, sizeof c->zone, "%.3s:%.2s", z, z + 3);
+        c->sec = sec;
+    }
+    return (size_t)sprintf(buf, "%s.%03u%s", c->text, (unsigned)(wall_ms % 1000), c->zone);
+}
