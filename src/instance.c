@@ -103,12 +103,11 @@ static void add_pid(struct survivors *sv, pid_t pid)
     sv->v[sv->n++] = pid;
 }
 
-static void visit(void *ctx, pid_t pid, pid_t sid, const char *marker)
+static void visit(void *ctx, const struct proc_info *p, const char *marker)
 {
     struct survivors *sv = ctx;
-    (void)sid;
     if (marker && sv->plen && !strncmp(marker, sv->prefix, sv->plen) && marker[sv->plen] == '.')
-        add_pid(sv, pid);
+        add_pid(sv, p->pid);
 }
 
 /* Recorded main processes whose start time still matches (not a recycled pid). */

@@ -225,7 +225,8 @@ int proctree_scan(const char *env_key, proc_visit_fn fn, void *ctx)
             continue;
         if (state == 'Z')
             continue; /* zombies are only waiting to be reaped; they need no signal */
-        fn(ctx, pid, (pid_t)sid, read_marker(pid, env_key, envbuf, ENVBUF));
+        struct proc_info pi = {pid, (pid_t)ppid, (pid_t)pgrp, (pid_t)sid};
+        fn(ctx, &pi, read_marker(pid, env_key, envbuf, ENVBUF));
     }
     free(envbuf);
     closedir(d);

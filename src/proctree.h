@@ -25,9 +25,14 @@ int proctree_start_time(pid_t pid, uint64_t *start);
 /* True when pid exists and is not a zombie (a zombie has exited; it only waits to be reaped). */
 bool proctree_alive(pid_t pid);
 
-/* Visitor for proctree_scan(): pid, its session id, and the value of the scanned environment
- * variable in its initial environment (NULL when absent or unreadable). */
-typedef void (*proc_visit_fn)(void *ctx, pid_t pid, pid_t sid, const char *marker);
+/* What proctree_scan() tells about one process. */
+struct proc_info {
+    pid_t pid, ppid, pgid, sid;
+};
+
+/* Visitor for proctree_scan(): the process, and the value of the scanned environment variable
+ * in its initial environment (NULL when absent or unreadable). */
+typedef void (*proc_visit_fn)(void *ctx, const struct proc_info *p, const char *marker);
 
 /* Calls fn for every process but nines, reading /proc/PID/stat and /proc/PID/environ. The
  * environment marker finds what a service started even after it called setsid() and its parent

@@ -342,6 +342,7 @@ static void spawn_now(struct service *svc)
     }
     svc->pid = pid;
     svc->sid = pid;
+    svc->n_termed = 0;
     svc->stop_why = STOP_NONE;
     svc->kill_sent = false;
     svc->exec_failed = false;
@@ -488,25 +489,37 @@ static void signal_pids(const pid_t *pids, unsigned n, int signo)
         kill(pids[i], signo);
 }
 
+static bool was_signalled(const struct service *svc, pid_t pid)
+{
+    for (unsigned j = 0; j < svc->n_termed; j++)
+        if (svc->termed[j] == pid)
+            return true;
+    return false;
+}
+
+void service_note_signalled(struct service *svc, pid_t pid)
+{
+    if (was_signalled(svc, pid))
+        return;
+    if (svc->n_termed == svc->cap_termed) {
+        unsigned cap = svc->cap_termed ? svc->cap_termed * 2 : 16;
+        pid_t *v = realloc(svc->termed, cap * sizeof *v);
+        if (!v)
+            return; /* not remembered: it may get the signal twice, never zero times */
+        svc->termed = v;
+        svc->cap_termed = cap;
+    }
+    svc->termed[svc->n_termed++] = pid;
+}
+
 /* Sends stop_signal + CONT to the leftovers that have not had it yet: a second TERM would
  * interrupt a graceful handler that is already running (e.g. kill its `sleep`). */
 static void term_new_leftovers(struct service *svc, const pid_t *pids, unsigned n)
 {
     for (unsigned i = 0; i < n; i++) {
-        bool seen = false;
-        for (unsigned j = 0; j < svc->n_termed && !seen; j++)
-            seen = svc->termed[j] == pids[i];
-        if (seen)
+        if (was_signalled(svc, pids[i]))
             continue;
-        if (svc->n_termed == svc->cap_termed) {
-            unsigned cap = svc->cap_termed ? svc->cap_termed * 2 : 16;
-            pid_t *v = realloc(svc->termed, cap * sizeof *v);
-            if (!v)
-                return; /* not remembered: it may get the signal twice, never zero times */
-            svc->termed = v;
-            svc->cap_termed = cap;
-        }
-        svc->termed[svc->n_termed++] = pids[i];
+        service_note_signalled(svc, pids[i]);
         kill(pids[i], svc->conf->stop_signal);
         kill(pids[i], SIGCONT);
     }

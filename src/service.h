@@ -121,6 +121,10 @@ void service_on_exit(struct service *svc, int status);
  * after stop_timeout KILL; with none left the pending verdict is applied. */
 void service_tree_result(struct service *svc, const pid_t *pids, unsigned n);
 
+/* Records that pid (a leftover in the main process's group) already got stop_signal through the
+ * group, so the tree sweep does not send it a second one. */
+void service_note_signalled(struct service *svc, pid_t pid);
+
 /* True when svc has no process at all (main and leftovers gone). */
 bool service_idle(const struct service *svc);
 

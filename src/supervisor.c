@@ -124,24 +124,33 @@ struct scan {
     size_t n;
 };
 
-static void scan_visit(void *ctx, pid_t pid, pid_t sid, const char *marker)
+static void found_push(struct found *f, pid_t pid)
+{
+    if (f->n == f->cap) {
+        unsigned cap = f->cap ? f->cap * 2 : 16;
+        pid_t *v = realloc(f->pids, cap * sizeof *v);
+        if (!v) {
+            f->nomem = true; /* the scan is then inconclusive and repeated */
+            return;
+        }
+        f->pids = v;
+        f->cap = cap;
+    }
+    f->pids[f->n++] = pid;
+}
+
+static void scan_visit(void *ctx, const struct proc_info *pi, const char *marker)
 {
     struct scan *sc = ctx;
     for (size_t i = 0; i < sc->n; i++) {
         struct found *f = &sc->f[i];
-        if (sid != f->svc->sid && (!marker || strcmp(marker, f->svc->instance)))
+        if (pi->sid != f->svc->sid && (!marker || strcmp(marker, f->svc->instance)))
             continue;
-        if (f->n == f->cap) {
-            unsigned cap = f->cap ? f->cap * 2 : 16;
-            pid_t *p = realloc(f->pids, cap * sizeof *p);
-            if (!p) {
-                f->nomem = true;
-                return;
-            }
-            f->pids = p;
-            f->cap = cap;
-        }
-        f->pids[f->n++] = pid;
+        /* Still in the main process's group, which already got stop_signal from
+         * service_stop(): a second one would interrupt its handler. */
+        if (pi->pgid == f->svc->sid && f->svc->stop_why != STOP_NONE)
+            service_note_signalled(f->svc, pi->pid);
+        found_push(f, pi->pid);
         return;
     }
 }
@@ -160,19 +169,8 @@ static void add_cgroup_pids(struct supervisor *s, struct found *f)
         bool seen = false;
         for (unsigned j = 0; j < f->n && !seen; j++)
             seen = f->pids[j] == v[i];
-        if (seen || !proctree_alive(v[i]))
-            continue;
-        if (f->n == f->cap) {
-            unsigned c = f->cap ? f->cap * 2 : 16;
-            pid_t *p = realloc(f->pids, c * sizeof *p);
-            if (!p) {
-                f->nomem = true;
-                break;
-            }
-            f->pids = p;
-            f->cap = c;
-        }
-        f->pids[f->n++] = v[i];
+        if (!seen && proctree_alive(v[i]))
+            found_push(f, v[i]);
     }
     free(v);
 }
