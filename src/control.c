@@ -98,14 +98,35 @@ static struct service **select_services(struct supervisor *s, const struct proto
 
 /* ---- status, check ---- */
 
+/* status --json: unknown names go into an "unknown" key, so the output stays one JSON object. */
+static void json_unknown(FILE *f, struct supervisor *s, const struct proto_request *req)
+{
+    fputs("],\"unknown\":[", f);
+    bool first = true;
+    for (size_t i = 0; i < req->nnames && !(req->flags & PROTO_F_ALL); i++) {
+        if (sup_find_service(s, req->names[i]))
+            continue;
+        if (!first)
+            fputc(',', f);
+        status_json_string(f, req->names[i]);
+        first = false;
+    }
+    fputs("]}\n", f);
+}
+
 static void do_status(struct supervisor *s, struct ctl_conn *conn, const struct proto_request *req)
 {
     struct mem m;
     if (!mem_open(&m, conn))
         return;
+    bool json = req->flags & PROTO_F_JSON;
     size_t n;
     bool unknown;
-    struct service **v = select_services(s, req, m.f, &n, &unknown);
+    /* Human form: "NAME: ERROR (no such service)" lines; JSON: the "unknown" key instead. */
+    FILE *errf = json ? fopen("/dev/null", "we") : m.f;
+    struct service **v = errf ? select_services(s, req, errf, &n, &unknown) : NULL;
+    if (errf && errf != m.f)
+        fclose(errf);
     if (!v) {
         fclose(m.f);
         free(m.buf);
@@ -114,7 +135,6 @@ static void do_status(struct supervisor *s, struct ctl_conn *conn, const struct 
     }
     uint64_t mono = now_ms(), wall = wall_ms();
     bool all_running = true;
-    bool json = req->flags & PROTO_F_JSON;
     if (json)
         fputs("{\"services\":[", m.f);
     int w = status_name_width((const struct service *const *)v, n);
@@ -133,7 +153,7 @@ static void do_status(struct supervisor *s, struct ctl_conn *conn, const struct 
         }
     }
     if (json)
-        fputs("]}\n", m.f);
+        json_unknown(m.f, s, req);
     free(v);
     /* supervisorctl's LSB codes: 4 unknown name, 3 something not running, 0 all running. */
     mem_send(&m, conn, unknown ? 4 : all_running ? 0 : 3);
@@ -156,7 +176,8 @@ static void do_check(struct supervisor *s, struct ctl_conn *conn, const struct p
         }
     }
     free(v);
-    mem_send(&m, conn, ok ? 0 : 1);
+    /* As status and docs/protocol.md: 4 unknown name, 3 not running (or not healthy). */
+    mem_send(&m, conn, unknown ? 4 : !v ? 1 : ok ? 0 : 3);
 }
 
 /* ---- start, stop, restart: act, then wait until it happened ---- */

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,6 +70,7 @@ int main(int argc, char **argv)
     };
     struct single_opts so = {.stop_timeout_ms = DEFAULT_STOP_TIMEOUT_MS};
     struct supervisor_opts sup = {0};
+    static char config_path[PATH_MAX];
     bool check = false, single_flags = false;
     int c;
     /* "+": stop at the first non-option, so COMMAND's own options are never ours. */
@@ -76,7 +78,10 @@ int main(int argc, char **argv)
         switch (c) {
         case 'g': so.signal_pid_only = false; single_flags = true; break;
         case 'p': so.signal_pid_only = true; single_flags = true; break;
-        case 'c': sup.config_path = optarg; break;
+        case 'c':
+            /* Absolute, because nines moves to / and re-reads the file on reload. */
+            sup.config_path = realpath(optarg, config_path) ? config_path : optarg;
+            break;
         case 'C': check = true; break;
         case 't':
             if (parse_timeout(optarg, &so.stop_timeout_ms) < 0) {

@@ -336,7 +336,9 @@ static void spawn_now(struct service *svc)
     f.out[1] = f.err[1] = f.ep[1] = f.devnull = -1;
     watch_spawn_fds(svc, &f);
 
-    if (svc->has_last || svc->restarts) {
+    /* A restart is a spawn after a process of this service ended under this nines; the first
+     * spawn after nines itself started is not one (the count is persisted across). */
+    if (svc->has_last) {
         svc->restarts++;
         svc->last_restart_wall_ms = wall_ms();
     }

@@ -79,12 +79,29 @@ class Sup:
     def signal(self, sig):
         os.kill(self.p.pid, sig)
 
+    @property
+    def sock(self):
+        """The control socket nines opens: RUN_DIR/control.sock."""
+        return self.run_dir / "control.sock"
+
+    def ctl(self, *args, timeout=30.0, prefix=(), ctl_path=None):
+        """Run `ninesctl -s SOCK ARGS...` (prefix: e.g. a setpriv argv run before it); returns
+        (rc, stdout, stderr). Fails the test when ninesctl does not finish within timeout."""
+        argv = [*prefix, ctl_path or ninesctl_path(self.h), "-s", self.sock, *args]
+        rc, out, err, _ = self.h.run(argv, timeout=timeout)
+        return rc, out, err
+
     def stop(self, timeout=30.0):
         """TERM to nines; returns (exit code, seconds it took)."""
         t0 = time.monotonic()
         self.signal(signal.SIGTERM)
         rc = self.h.wait_exit(self.p, timeout, what="nines")
         return rc, time.monotonic() - t0
+
+
+def ninesctl_path(h):
+    """$NINES_BUILD/ninesctl: next to the nines binary under test."""
+    return os.path.join(os.path.dirname(str(h.nines)), "ninesctl")
 
 
 def lines_of(path):
