@@ -240,3 +240,15 @@ bool proctree_alive(pid_t pid)
     char state;
     return rest && sscanf(rest, " %c", &state) == 1 && state != 'Z' && state != 'X';
 }
+
+int proctree_info(pid_t pid, struct proc_info *out)
+{
+    char buf[512];
+    const char *rest = read_stat(pid, buf, sizeof buf);
+    int ppid, pgrp, sid;
+    char state;
+    if (!rest || sscanf(rest, " %c %d %d %d", &state, &ppid, &pgrp, &sid) != 4)
+        return -ESRCH;
+    *out = (struct proc_info){pid, (pid_t)ppid, (pid_t)pgrp, (pid_t)sid};
+    return 0;
+}

@@ -30,6 +30,9 @@ struct proc_info {
     pid_t pid, ppid, pgid, sid;
 };
 
+/* Reads pid's parent, process group and session from /proc. Returns 0 or -ESRCH. */
+int proctree_info(pid_t pid, struct proc_info *out);
+
 /* Visitor for proctree_scan(): the process, and the value of the scanned environment variable
  * in its initial environment (NULL when absent or unreadable). */
 typedef void (*proc_visit_fn)(void *ctx, const struct proc_info *p, const char *marker);

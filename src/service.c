@@ -3,6 +3,7 @@
 #include "creds.h"
 #include "envbuild.h"
 #include "instance.h"
+#include "proctree.h"
 #include "log.h"
 #include "spawn.h"
 #include "util.h"
@@ -72,6 +73,7 @@ static void apply_policy(struct service *svc)
 
 static void on_backoff_timer(struct loop *loop, struct timer *t);
 static void on_life_timer(struct loop *loop, struct timer *t);
+static void on_wd_timer(struct loop *loop, struct timer *t);
 
 static void on_log_output(void *ctx)
 {
@@ -92,6 +94,7 @@ int service_init(struct service *svc, const struct config_service *conf,
     svc->errw.fd = -1;
     timer_init(&svc->timer, on_backoff_timer, svc);
     timer_init(&svc->life_timer, on_life_timer, svc);
+    timer_init(&svc->wd_timer, on_wd_timer, svc);
     apply_policy(svc);
     const struct config_restart *r = &conf->restart;
     svc->log_host = (struct logcap_host){
@@ -121,6 +124,8 @@ void service_free(struct service *svc)
 {
     timer_stop(svc->host->loop, &svc->timer);
     timer_stop(svc->host->loop, &svc->life_timer);
+    timer_stop(svc->host->loop, &svc->wd_timer);
+    notify_close(&svc->notify);
     close_watcher(svc, &svc->errw);
     logcap_free(&svc->log);
     budget_free(&svc->budget);
@@ -196,10 +201,18 @@ static int make_creds(const struct config_service *c, struct creds *cr)
  * for nines itself (socket activation, its notify socket) is not passed on. */
 static int make_env(struct service *svc, char ***out)
 {
-    char marker_svc[300], marker_inst[80];
+    char marker_svc[300], marker_inst[80], nsock[140], wd[48];
     snprintf(marker_svc, sizeof marker_svc, "NINES_SERVICE=%s", name_of(svc));
     snprintf(marker_inst, sizeof marker_inst, "NINES_INSTANCE=%s", svc->instance);
-    char *extra[] = {marker_svc, marker_inst, NULL};
+    char *extra[5] = {marker_svc, marker_inst, NULL, NULL, NULL};
+    if (svc->notify.open) {
+        snprintf(nsock, sizeof nsock, "NOTIFY_SOCKET=%s", svc->notify.path);
+        extra[2] = nsock;
+        if (svc->conf->watchdog_ms) {
+            snprintf(wd, sizeof wd, "WATCHDOG_USEC=%llu", (unsigned long long)svc->conf->watchdog_ms * 1000);
+            extra[3] = wd;
+        }
+    }
     char *unset[] = {"NOTIFY_SOCKET", "LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES",
                      "WATCHDOG_PID", "WATCHDOG_USEC", NULL};
     struct envbuild_spec spec = {
@@ -265,6 +278,24 @@ static void watch_spawn_fds(struct service *svc, struct spawn_fds *f)
 
 static void spawn_failed(struct service *svc, int err);
 
+static void on_notify(void *ctx, struct notify_sock *ns, pid_t pid, const struct notify_msg *m);
+
+/* The service's NOTIFY_SOCKET, opened once and kept across its generations. */
+static void open_notify(struct service *svc)
+{
+    bool wanted = svc->conf->ready == CONFIG_READY_NOTIFY || svc->conf->watchdog_ms;
+    if (!wanted || svc->notify.open || !svc->host->notify_dir)
+        return;
+    char path[sizeof svc->notify.path];
+    if (snprintf(path, sizeof path, "%s/%s.sock", svc->host->notify_dir, name_of(svc)) >= (int)sizeof path) {
+        log_error("%s: notify socket path too long; no READY=1/WATCHDOG=1", name_of(svc));
+        return;
+    }
+    int rc = notify_open(&svc->notify, svc->host->loop, path, on_notify, svc);
+    if (rc < 0)
+        log_error("%s: cannot open notify socket %s: %s", name_of(svc), path, strerror(-rc));
+}
+
 /* A pid or lock file left by a dead owner would make many daemons refuse to start: remove it
  * (the old system's stale lock cleanup); one held by a live process stays. */
 static void clean_stale_files(struct service *svc)
@@ -287,6 +318,7 @@ static void spawn_now(struct service *svc)
     snprintf(svc->instance, sizeof svc->instance, "%s.%llu", svc->host->token,
              (unsigned long long)svc->host->next_instance(svc->host->ctx));
     clean_stale_files(svc);
+    open_notify(svc);
     struct spawn_fds f;
     struct creds cr;
     char **env = NULL;
@@ -351,6 +383,10 @@ static void spawn_now(struct service *svc)
     svc->started_ms = now_ms();
     if (svc->conf->restart.max_lifetime_ms)
         timer_start(svc->host->loop, &svc->life_timer, svc->conf->restart.max_lifetime_ms);
+    svc->notify_status[0] = '\0';
+    svc->watchdog_ms = svc->conf->watchdog_ms;
+    if (svc->watchdog_ms) /* as systemd: the first WATCHDOG=1 is due one period after start */
+        timer_start(svc->host->loop, &svc->wd_timer, svc->watchdog_ms);
     log_debug("%s: spawned pid %d", name_of(svc), (int)pid);
     set_state(svc, SVC_STARTING, "pid %d", (int)pid);
 }
@@ -377,8 +413,12 @@ static void read_errpipe(struct service *svc)
                  e.stage == SPAWN_STAGE_CHDIR ? svc->conf->directory : svc->conf->argv[0],
                  strerror(e.err));
     } else if (n == 0 && svc->pid && svc->state == SVC_STARTING) {
-        /* ready = started: up once exec succeeded. notify/healthy gates come with their issue. */
-        set_state(svc, SVC_RUNNING, "pid %d", (int)svc->pid);
+        if (svc->conf->ready == CONFIG_READY_STARTED)
+            set_state(svc, SVC_RUNNING, "pid %d", (int)svc->pid);
+        else if (svc->conf->ready == CONFIG_READY_NOTIFY)
+            set_state(svc, SVC_STARTING, "pid %d, waiting for READY=1", (int)svc->pid);
+        else
+            set_state(svc, SVC_STARTING, "pid %d, waiting for a healthy check", (int)svc->pid);
     }
     close_watcher(svc, &svc->errw);
 }
@@ -465,6 +505,7 @@ void service_on_exit(struct service *svc, int status)
 {
     read_errpipe(svc); /* the child wrote before exiting: the report is already in the pipe */
     timer_stop(svc->host->loop, &svc->life_timer);
+    timer_stop(svc->host->loop, &svc->wd_timer);
     struct exit_facts f = {
         .exited = WIFEXITED(status),
         .code = WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status),
@@ -605,6 +646,55 @@ static void on_life_timer(struct loop *loop, struct timer *t)
     struct service *svc = t->data;
     log_info("%s: max_lifetime reached, restarting", name_of(svc));
     service_stop(svc, STOP_LIFETIME);
+}
+
+/* sd_notify: believed only from the service's own processes (its main pid, its session, its
+ * cgroup or marker), since the socket itself is writable by anyone. */
+static bool belongs(const struct service *svc, pid_t pid)
+{
+    if (!svc->pid)
+        return false;
+    if (pid == svc->pid)
+        return true;
+    struct proc_info pi;
+    return proctree_info(pid, &pi) == 0 && pi.sid == svc->sid;
+}
+
+static void on_notify(void *ctx, struct notify_sock *ns, pid_t pid, const struct notify_msg *m)
+{
+    struct service *svc = ctx;
+    (void)ns;
+    if (!belongs(svc, pid)) {
+        log_debug("%s: notify message from pid %d ignored: not this service's process", name_of(svc), (int)pid);
+        return;
+    }
+    if (m->flags & NOTIFY_HAS_STATUS)
+        snprintf(svc->notify_status, sizeof svc->notify_status, "%s", m->status);
+    if (m->flags & NOTIFY_HAS_WATCHDOG_USEC && m->watchdog_usec)
+        svc->watchdog_ms = m->watchdog_usec / 1000 ? m->watchdog_usec / 1000 : 1;
+    if (m->flags & NOTIFY_WATCHDOG_TRIGGER) {
+        log_warn("%s: WATCHDOG=trigger from pid %d", name_of(svc), (int)pid);
+        service_stop(svc, STOP_WATCHDOG);
+        return;
+    }
+    if ((m->flags & NOTIFY_WATCHDOG) && svc->watchdog_ms && svc->stop_why == STOP_NONE)
+        timer_start(svc->host->loop, &svc->wd_timer, svc->watchdog_ms);
+    if ((m->flags & NOTIFY_READY) && svc->state == SVC_STARTING &&
+        svc->conf->ready == CONFIG_READY_NOTIFY)
+        set_state(svc, SVC_RUNNING, "pid %d", (int)svc->pid);
+    else if (m->flags & NOTIFY_HAS_STATUS)
+        svc->host->changed(svc->host->ctx, svc);
+}
+
+static void on_wd_timer(struct loop *loop, struct timer *t)
+{
+    (void)loop;
+    struct service *svc = t->data;
+    if (!svc->pid || svc->stop_why != STOP_NONE)
+        return;
+    log_warn("%s: watchdog: no WATCHDOG=1 for %llu ms; restarting", name_of(svc),
+             (unsigned long long)svc->watchdog_ms);
+    service_stop(svc, STOP_WATCHDOG);
 }
 
 void service_stop(struct service *svc, enum stop_reason why)

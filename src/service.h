@@ -17,6 +17,7 @@
 #include "exitclass.h"
 #include "logcap.h"
 #include "loop.h"
+#include "notify.h"
 #include "sig.h"
 
 enum svc_state {
@@ -41,6 +42,7 @@ struct service_host {
     int console_fd;               /* nines' stdout */
     const char *token;            /* random per run of nines: NINES_INSTANCE = TOKEN.SEQ */
     const struct cgroups *cg;     /* per-service cgroups when available (cg->ok) */
+    const char *notify_dir;       /* where per-service NOTIFY_SOCKETs live (run_dir/notify) */
     uint64_t (*next_instance)(void *ctx); /* unique number per spawn, for the env marker */
     bool (*deps_ready)(void *ctx, const struct service *svc);
     void (*changed)(void *ctx, struct service *svc); /* state, want or counters changed */
@@ -84,6 +86,10 @@ struct service {
     struct timer timer;        /* BACKOFF delay, or the stop timeout while STOPPING */
     struct timer life_timer;   /* max_lifetime */
     struct watcher errw;       /* spawn error pipe */
+    struct notify_sock notify;   /* NOTIFY_SOCKET, open when ready=notify or [notify] watchdog */
+    char notify_status[NOTIFY_STATUS_MAX]; /* the last STATUS= */
+    uint64_t watchdog_ms;        /* current WATCHDOG_USEC / 1000 (the service may change it) */
+    struct timer wd_timer;       /* WATCHDOG=1 must arrive before it fires */
     struct logcap_host log_host;
     struct logcap log;         /* output: ring of last lines, log file, console */
 };

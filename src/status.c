@@ -86,7 +86,9 @@ const char *status_describe(const struct service *svc, uint64_t now_mono, uint64
     switch (svc->state) {
     case SVC_RUNNING:
         fmt_uptime(up, sizeof up, now_mono - svc->started_ms);
-        snprintf(buf, len, "pid %d, uptime %s%s", (int)svc->pid, up, rs);
+        snprintf(buf, len, "pid %d, uptime %s%s%s%s%s", (int)svc->pid, up, rs,
+                 svc->notify_status[0] ? ", status \"" : "", svc->notify_status,
+                 svc->notify_status[0] ? "\"" : "");
         break;
     case SVC_BACKOFF: {
         uint64_t in = svc->next_start_ms > now_mono ? svc->next_start_ms - now_mono : 0;
@@ -177,6 +179,8 @@ void status_json(FILE *f, const struct service *svc, uint64_t now_mono, uint64_t
     status_json_string(f, status_describe(svc, now_mono, now_wall, d, sizeof d));
     fputs(",\"reason\":", f);
     status_json_string(f, svc->reason);
+    fputs(",\"notify_status\":", f);
+    status_json_string(f, svc->notify_status[0] ? svc->notify_status : NULL);
     if (svc->pid)
         fprintf(f, ",\"pid\":%d,\"uptime_ms\":%llu", (int)svc->pid,
                 (unsigned long long)(now_mono - svc->started_ms));

@@ -82,10 +82,37 @@ static void changed(void *ctx, struct service *svc)
         timer_start(s->loop, &s->settle_timer, 0);
 }
 
+/* READY=1 to our parent once every wanted service has left STARTING (systemd Type=notify). */
+static void maybe_parent_ready(struct supervisor *s)
+{
+    if (s->parent_ready_sent || s->survivors || s->shutting_down)
+        return;
+    size_t running = 0;
+    for (size_t i = 0; i < s->n_svcs; i++) {
+        if (s->svcs[i]->state == SVC_STARTING)
+            return;
+        running += s->svcs[i]->state == SVC_RUNNING;
+    }
+    s->parent_ready_sent = true;
+    notify_parent_ready(&s->parent);
+    notify_parent_status(&s->parent, "%zu of %zu services running", running, s->n_svcs);
+}
+
+static void on_parent_wd(struct loop *loop, struct timer *t)
+{
+    struct supervisor *s = t->data;
+    (void)loop;
+    /* Sent from the loop itself: if the loop hangs, the keep-alives stop and systemd acts. */
+    notify_parent_watchdog(&s->parent);
+    timer_start(s->loop, &s->parent_wd_timer, notify_parent_keepalive_ms(&s->parent));
+}
+
 static void on_settle_timer(struct loop *loop, struct timer *t)
 {
     struct supervisor *s = t->data;
     (void)loop;
+    control_settle(s);
+    maybe_parent_ready(s);
     if (s->shutting_down) {
         stop_for_shutdown(s);
         maybe_finish(s);
@@ -571,6 +598,7 @@ void sup_start_shutdown(struct supervisor *s, int signo)
     }
     log_info("%s%s: shutting down", why ? "SIG" : "", why ? why : "shutdown requested");
     s->shutting_down = true;
+    notify_parent_stopping(&s->parent);
     timer_start(s->loop, &s->shutdown_timer, s->cfg->main.shutdown_timeout_ms);
     stop_for_shutdown(s);
     maybe_finish(s);
@@ -636,6 +664,7 @@ static void start_all(struct supervisor *s)
     for (size_t i = 0; i < s->n_svcs; i++)
         if (s->svcs[i]->want_up)
             service_start(s->svcs[i], false);
+    timer_start(s->loop, &s->settle_timer, 0); /* READY=1 to the parent even with no service */
 }
 
 static void signal_survivors(struct supervisor *s, int signo)
@@ -751,6 +780,15 @@ static int setup(struct supervisor *s)
     timer_init(&s->save_timer, on_save_timer, s);
     timer_init(&s->shutdown_timer, on_shutdown_timer, s);
     timer_init(&s->settle_timer, on_settle_timer, s);
+    timer_init(&s->parent_wd_timer, on_parent_wd, s);
+    notify_parent_init(&s->parent);
+    if (notify_parent_keepalive_ms(&s->parent))
+        timer_start(s->loop, &s->parent_wd_timer, notify_parent_keepalive_ms(&s->parent));
+    if (snprintf(s->notify_dir, sizeof s->notify_dir, "%s/notify", s->cfg->main.run_dir) >= (int)sizeof s->notify_dir ||
+        mkdir_p(s->notify_dir, 0755) < 0) {
+        log_warn("cannot create %s/notify: ready=notify and watchdogs will not work", s->cfg->main.run_dir);
+        s->notify_dir[0] = '\0';
+    }
     s->host = (struct service_host){
         .loop = s->loop,
         .sig = &s->sig,
@@ -758,6 +796,7 @@ static int setup(struct supervisor *s)
         .console_fd = STDOUT_FILENO,
         .token = s->inst.token,
         .cg = &s->cg,
+        .notify_dir = s->notify_dir[0] ? s->notify_dir : NULL,
         .next_instance = next_instance,
         .deps_ready = deps_ready,
         .changed = changed,
@@ -785,6 +824,7 @@ static void teardown(struct supervisor *s)
     config_free(s->cfg);
     statefile_free(&s->state);
     free(s->survivors);
+    notify_parent_close(&s->parent);
     instance_unlock(&s->inst);
     if (s->loop) {
         if (s->sigw.fd > 0)

@@ -11,6 +11,7 @@
 #include "instance.h"
 #include "ctl.h"
 #include "loop.h"
+#include "notify.h"
 #include "service.h"
 #include "sig.h"
 #include "statefile.h"
@@ -48,6 +49,10 @@ struct supervisor {
     uint64_t sweep_deadline;
     bool sweep_killed;
     struct timer sweep_timer;
+    char notify_dir[PATH_MAX];    /* run_dir/notify: the services' NOTIFY_SOCKETs */
+    struct notify_parent parent;  /* sd_notify towards whoever started nines (systemd) */
+    bool parent_ready_sent;
+    struct timer parent_wd_timer; /* WATCHDOG=1 to the parent at half its WATCHDOG_USEC */
 };
 
 struct service *sup_find_service(struct supervisor *s, const char *name);

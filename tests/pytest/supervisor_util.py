@@ -15,6 +15,23 @@ from conftest import wait_for
 TRANSITION_RE = re.compile(r"nines: \w+: ([a-z0-9_.-]+): ([A-Z]+) -> ([A-Z]+)(?:: (.*))?$")
 
 
+def wrap(value, width=150):
+    """A long value continued on indented lines (joined with one space by nines): pytest's tmp
+    paths easily make a command longer than libinih's 199 characters."""
+    value = str(value)
+    if len(value) <= width:
+        return value
+    lines, cur = [], ""
+    for word in value.split(" "):
+        if cur and len(cur) + 1 + len(word) > width:
+            lines.append(cur)
+            cur = word
+        else:
+            cur = f"{cur} {word}" if cur else word
+    lines.append(cur)
+    return "\n    ".join(lines)
+
+
 class Sup:
     def __init__(self, h, main_extra=""):
         self.h = h
@@ -39,7 +56,7 @@ class Sup:
         restart={'delay': '100ms'}, service={'stop_timeout': '1s'}."""
         svc = {"command": command}
         svc.update(sections.pop("service", {}))
-        text = "[service]\n" + "".join(f"{k} = {v}\n" for k, v in svc.items())
+        text = "[service]\n" + "".join(f"{k} = {wrap(v)}\n" for k, v in svc.items())
         for section, keys in sections.items():
             text += f"[{section}]\n" + "".join(f"{k} = {v}\n" for k, v in keys.items())
         path = self.services / f"{name}.conf"
