@@ -17,6 +17,10 @@
 /* How long start/restart may take beyond the stop timeout before the client hears "timed out". */
 enum { START_GRACE_MS = 30000, STOP_GRACE_MS = 5000, WAITER_POLL_MS = 250 };
 
+/* With ready = started, "started" is only said of a process that stayed up this long: one that
+ * exits at once must come back as an error, not as a success (supervisord's startsecs). */
+enum { START_SETTLE_MS = 1000 };
+
 struct waiter {
     struct waiter *next;
     struct ctl_conn *conn;
@@ -191,7 +195,8 @@ static bool item_settled(const struct service *svc, enum proto_verb verb, const 
     if (verb == PROTO_RESTART && svc->pid && !strcmp(svc->instance, it->instance))
         return false; /* the old process is still the current one */
     switch (svc->state) {
-    case SVC_RUNNING: return true;
+    case SVC_RUNNING:
+        return svc->conf->ready != CONFIG_READY_STARTED || now_ms() - svc->since_ms >= START_SETTLE_MS;
     case SVC_BACKOFF:
     case SVC_EXITED:
     case SVC_FATAL:
