@@ -32,6 +32,18 @@ static const char *const state_names[] = {
 };
 _Static_assert(sizeof state_names / sizeof state_names[0] == SVC_STATE_COUNT, "state names");
 
+static const char *const health_names[] = {
+    [HEALTH_NONE] = "none",         [HEALTH_STARTING] = "starting", [HEALTH_OK] = "ok",
+    [HEALTH_FAILING] = "failing",   [HEALTH_UNHEALTHY] = "unhealthy",
+    [HEALTH_RATELIMITED] = "rate limited",
+};
+_Static_assert(sizeof health_names / sizeof health_names[0] == HEALTH_COUNT, "health names");
+
+const char *svc_health_name(enum svc_health h)
+{
+    return (unsigned)h < HEALTH_COUNT ? health_names[h] : "?";
+}
+
 const char *svc_state_name(enum svc_state s)
 {
     return (unsigned)s < SVC_STATE_COUNT ? state_names[s] : "?";
@@ -74,6 +86,9 @@ static void apply_policy(struct service *svc)
 static void on_backoff_timer(struct loop *loop, struct timer *t);
 static void on_life_timer(struct loop *loop, struct timer *t);
 static void on_wd_timer(struct loop *loop, struct timer *t);
+static void on_health_timer(struct loop *loop, struct timer *t);
+static void health_stop(struct service *svc);
+static void health_reset(struct service *svc);
 
 static void on_log_output(void *ctx)
 {
@@ -95,6 +110,8 @@ int service_init(struct service *svc, const struct config_service *conf,
     timer_init(&svc->timer, on_backoff_timer, svc);
     timer_init(&svc->life_timer, on_life_timer, svc);
     timer_init(&svc->wd_timer, on_wd_timer, svc);
+    timer_init(&svc->health_timer, on_health_timer, svc);
+    probe_init(&svc->probe);
     apply_policy(svc);
     const struct config_restart *r = &conf->restart;
     svc->log_host = (struct logcap_host){
@@ -125,6 +142,7 @@ void service_free(struct service *svc)
     timer_stop(svc->host->loop, &svc->timer);
     timer_stop(svc->host->loop, &svc->life_timer);
     timer_stop(svc->host->loop, &svc->wd_timer);
+    health_stop(svc);
     notify_close(&svc->notify);
     close_watcher(svc, &svc->errw);
     logcap_free(&svc->log);
@@ -383,6 +401,7 @@ static void spawn_now(struct service *svc)
     svc->started_ms = now_ms();
     if (svc->conf->restart.max_lifetime_ms)
         timer_start(svc->host->loop, &svc->life_timer, svc->conf->restart.max_lifetime_ms);
+    health_reset(svc);
     svc->notify_status[0] = '\0';
     svc->watchdog_ms = svc->conf->watchdog_ms;
     if (svc->watchdog_ms) /* as systemd: the first WATCHDOG=1 is due one period after start */
@@ -491,7 +510,9 @@ static void apply_verdict(struct service *svc)
                   (unsigned long long)(budget_window_ms(&svc->budget) / 1000));
         return;
     }
-    uint64_t up = svc->started_ms ? now_ms() - svc->started_ms : 0;
+    /* reset_after counts time up and healthy: with a health check, from its first success. */
+    uint64_t from = svc->conf->health.kind != CONFIG_HEALTH_NONE ? svc->healthy_since_ms : svc->started_ms;
+    uint64_t up = from ? now_ms() - from : 0;
     uint64_t delay = backoff_on_exit(&svc->bpol, &svc->bo, up, failure, (uint32_t)random());
     svc->next_start_ms = now_ms() + delay;
     if (timer_start(svc->host->loop, &svc->timer, delay) < 0) {
@@ -506,6 +527,7 @@ void service_on_exit(struct service *svc, int status)
     read_errpipe(svc); /* the child wrote before exiting: the report is already in the pipe */
     timer_stop(svc->host->loop, &svc->life_timer);
     timer_stop(svc->host->loop, &svc->wd_timer);
+    health_stop(svc);
     struct exit_facts f = {
         .exited = WIFEXITED(status),
         .code = WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status),
@@ -644,8 +666,124 @@ static void on_life_timer(struct loop *loop, struct timer *t)
 {
     (void)loop;
     struct service *svc = t->data;
+    uint64_t now = now_ms();
+    if (svc->ratelimited_until_ms > now) { /* a restart would log in again: wait it out */
+        timer_start(svc->host->loop, &svc->life_timer, svc->ratelimited_until_ms - now);
+        return;
+    }
     log_info("%s: max_lifetime reached, restarting", name_of(svc));
     service_stop(svc, STOP_LIFETIME);
+}
+
+/* ---- health checks ---- */
+
+static void health_stop(struct service *svc)
+{
+    timer_stop(svc->host->loop, &svc->health_timer);
+    if (svc->host->prober)
+        probe_cancel(svc->host->prober, &svc->probe);
+}
+
+/* Health belongs to one process instance: a new one starts from "starting", with zero failures
+ * and its own start_period (k8s#53530). The first check runs one interval after the spawn. */
+static void health_reset(struct service *svc)
+{
+    health_stop(svc);
+    svc->health_failures = 0;
+    svc->healthy_since_ms = 0;
+    svc->ratelimited_until_ms = 0;
+    svc->has_health_result = false;
+    svc->health_since_ms = now_ms();
+    svc->health = svc->conf->health.kind == CONFIG_HEALTH_NONE ? HEALTH_NONE : HEALTH_STARTING;
+    if (svc->health != HEALTH_NONE && svc->host->prober)
+        timer_start(svc->host->loop, &svc->health_timer, svc->conf->health.interval_ms);
+}
+
+static void on_health_result(void *ctx, const struct probe_result *r);
+
+static void on_health_timer(struct loop *loop, struct timer *t)
+{
+    (void)loop;
+    struct service *svc = t->data;
+    if (!svc->pid || svc->stop_why != STOP_NONE)
+        return;
+    struct probe_request req;
+    int rc = probe_request_from_config(&req, &svc->conf->health);
+    if (rc == 0)
+        rc = probe_start(svc->host->prober, &svc->probe, &req, on_health_result, svc);
+    if (rc < 0 && rc != -EBUSY) {
+        /* Could not even try (fork or socket failed): not the service's fault, try again later. */
+        log_warn("%s: cannot run the health check: %s", name_of(svc), strerror(-rc));
+        timer_start(svc->host->loop, &svc->health_timer, svc->conf->health.interval_ms);
+    }
+}
+
+/* Counts a failure, outside start_period and unless rate limited; `retries` in a row restart
+ * the service through the same classifier and backoff as a crash (P14). */
+static void health_failed(struct service *svc, const struct probe_result *r, uint64_t now)
+{
+    const struct config_health *h = &svc->conf->health;
+    if (svc->health == HEALTH_STARTING && now - svc->health_since_ms < h->start_period_ms) {
+        log_debug("%s: health check failed inside start_period: %s", name_of(svc), r->detail);
+        return;
+    }
+    svc->health_failures++;
+    svc->health = HEALTH_FAILING;
+    log_info("%s: health check failed (%u of %u): %s", name_of(svc), svc->health_failures,
+             h->retries, r->detail);
+    if (svc->health_failures < h->retries)
+        return;
+    svc->health = HEALTH_UNHEALTHY;
+    log_warn("%s: unhealthy after %u failed checks; restarting", name_of(svc), svc->health_failures);
+    service_stop(svc, STOP_HEALTH);
+}
+
+static void on_health_result(void *ctx, const struct probe_result *r)
+{
+    struct service *svc = ctx;
+    uint64_t now = now_ms();
+    svc->health_last = *r;
+    svc->has_health_result = true;
+    svc->health_last_wall_ms = wall_ms();
+    uint64_t next = svc->conf->health.interval_ms;
+    if (!svc->pid || svc->stop_why != STOP_NONE)
+        return;
+    switch (r->status) {
+    case PROBE_HEALTHY:
+        if (svc->health != HEALTH_OK && svc->health != HEALTH_STARTING)
+            log_info("%s: healthy again", name_of(svc));
+        svc->health = HEALTH_OK;
+        svc->health_failures = 0;
+        if (!svc->healthy_since_ms)
+            svc->healthy_since_ms = now;
+        if (svc->state == SVC_STARTING && svc->conf->ready == CONFIG_READY_HEALTHY)
+            set_state(svc, SVC_RUNNING, "pid %d", (int)svc->pid);
+        break;
+    case PROBE_RATELIMIT: {
+        /* Not a failure, and nothing restarts before Retry-After: hammering a rate-limited API
+         * is what earns the Cloudflare ban. */
+        uint64_t wait = r->has_retry_after ? r->retry_after_ms : next;
+        svc->health = HEALTH_RATELIMITED;
+        svc->ratelimited_until_ms = now + wait;
+        log_warn("%s: health check rate limited (%s); next check in %llu ms", name_of(svc),
+                 r->detail, (unsigned long long)(wait > next ? wait : next));
+        next = wait > next ? wait : next;
+        break;
+    }
+    case PROBE_AUTH:
+        log_warn("%s: health check says %s: authentication failed", name_of(svc), r->detail);
+        svc->health = HEALTH_UNHEALTHY;
+        service_stop(svc, STOP_AUTH);
+        return;
+    case PROBE_UNHEALTHY:
+    case PROBE_STATUS_COUNT:
+        health_failed(svc, r, now);
+        if (svc->stop_why != STOP_NONE)
+            return;
+        break;
+    }
+    svc->host->changed(svc->host->ctx, svc);
+    timer_start(svc->host->loop, &svc->health_timer, next);
 }
 
 /* sd_notify: believed only from the service's own processes (its main pid, its session, its

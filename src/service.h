@@ -18,7 +18,19 @@
 #include "logcap.h"
 #include "loop.h"
 #include "notify.h"
+#include "probe.h"
 #include "sig.h"
+
+/* Health of the current process instance; reset at every spawn (k8s#53530). */
+enum svc_health {
+    HEALTH_NONE,        /* no [health] section */
+    HEALTH_STARTING,    /* no success yet (failures inside start_period do not count) */
+    HEALTH_OK,
+    HEALTH_FAILING,     /* failed, fewer than `retries` times in a row */
+    HEALTH_UNHEALTHY,   /* `retries` failures in a row: being restarted */
+    HEALTH_RATELIMITED, /* HTTP 429: nothing counts or restarts until Retry-After passed */
+    HEALTH_COUNT
+};
 
 enum svc_state {
     SVC_STOPPED,
@@ -43,6 +55,7 @@ struct service_host {
     const char *token;            /* random per run of nines: NINES_INSTANCE = TOKEN.SEQ */
     const struct cgroups *cg;     /* per-service cgroups when available (cg->ok) */
     const char *notify_dir;       /* where per-service NOTIFY_SOCKETs live (run_dir/notify) */
+    struct prober *prober;        /* health checks on the loop */
     uint64_t (*next_instance)(void *ctx); /* unique number per spawn, for the env marker */
     bool (*deps_ready)(void *ctx, const struct service *svc);
     void (*changed)(void *ctx, struct service *svc); /* state, want or counters changed */
@@ -90,9 +103,22 @@ struct service {
     char notify_status[NOTIFY_STATUS_MAX]; /* the last STATUS= */
     uint64_t watchdog_ms;        /* current WATCHDOG_USEC / 1000 (the service may change it) */
     struct timer wd_timer;       /* WATCHDOG=1 must arrive before it fires */
+    struct probe probe;          /* the health check in flight (never moves: svc is malloc'd) */
+    struct timer health_timer;   /* the next check */
+    enum svc_health health;
+    unsigned health_failures;    /* consecutive, counted outside start_period */
+    uint64_t health_since_ms;    /* spawn time of the instance the health belongs to */
+    uint64_t healthy_since_ms;   /* first success of this instance (reset_after counts from it) */
+    uint64_t ratelimited_until_ms;
+    bool has_health_result;
+    struct probe_result health_last;
+    uint64_t health_last_wall_ms;
     struct logcap_host log_host;
     struct logcap log;         /* output: ring of last lines, log file, console */
 };
+
+/* Name of a health value ("ok", "unhealthy"...); never NULL. */
+const char *svc_health_name(enum svc_health h);
 
 /* Name of a state ("RUNNING"...); never NULL. */
 const char *svc_state_name(enum svc_state s);

@@ -78,18 +78,44 @@ static void restarts_text(const struct service *svc, uint64_t now_wall, char *bu
              ago[0] ? " (last " : "", ago, ago[0] ? " ago)" : "");
 }
 
+/* ", health ok" / ", health failing (2 of 3: HTTP 500)" / ", rate limited for 28s". */
+static void health_text(const struct service *svc, uint64_t now_mono, char *buf, size_t len)
+{
+    switch (svc->health) {
+    case HEALTH_NONE: buf[0] = '\0'; return;
+    case HEALTH_RATELIMITED: {
+        uint64_t left = svc->ratelimited_until_ms > now_mono ? svc->ratelimited_until_ms - now_mono : 0;
+        snprintf(buf, len, ", rate limited for %llus (%s)", (unsigned long long)(left + 999) / 1000,
+                 svc->health_last.detail);
+        return;
+    }
+    case HEALTH_FAILING:
+        snprintf(buf, len, ", health failing (%u of %u: %s)", svc->health_failures,
+                 svc->conf->health.retries, svc->health_last.detail);
+        return;
+    case HEALTH_STARTING:
+    case HEALTH_OK:
+    case HEALTH_UNHEALTHY:
+    case HEALTH_COUNT: break;
+    }
+    snprintf(buf, len, ", health %s", svc_health_name(svc->health));
+}
+
 const char *status_describe(const struct service *svc, uint64_t now_mono, uint64_t now_wall,
                             char *buf, size_t len)
 {
     char up[48], rs[96], at[32];
     restarts_text(svc, now_wall, rs, sizeof rs);
     switch (svc->state) {
-    case SVC_RUNNING:
+    case SVC_RUNNING: {
+        char hl[160] = "";
+        health_text(svc, now_mono, hl, sizeof hl);
         fmt_uptime(up, sizeof up, now_mono - svc->started_ms);
-        snprintf(buf, len, "pid %d, uptime %s%s%s%s%s", (int)svc->pid, up, rs,
+        snprintf(buf, len, "pid %d, uptime %s%s%s%s%s%s", (int)svc->pid, up, rs, hl,
                  svc->notify_status[0] ? ", status \"" : "", svc->notify_status,
                  svc->notify_status[0] ? "\"" : "");
         break;
+    }
     case SVC_BACKOFF: {
         uint64_t in = svc->next_start_ms > now_mono ? svc->next_start_ms - now_mono : 0;
         snprintf(buf, len, "%s in %llu.%llus%s", svc->reason, (unsigned long long)(in / 1000),
@@ -179,6 +205,18 @@ void status_json(FILE *f, const struct service *svc, uint64_t now_mono, uint64_t
     status_json_string(f, status_describe(svc, now_mono, now_wall, d, sizeof d));
     fputs(",\"reason\":", f);
     status_json_string(f, svc->reason);
+    fprintf(f, ",\"health\":\"%s\",\"health_failures\":%u,\"health_last\":", svc_health_name(svc->health),
+            svc->health_failures);
+    if (svc->has_health_result) {
+        fprintf(f, "{\"status\":\"%s\",\"code\":%d,\"latency_ms\":%llu,\"at\":%llu,\"detail\":",
+                probe_status_name(svc->health_last.status), svc->health_last.code,
+                (unsigned long long)svc->health_last.latency_ms,
+                (unsigned long long)(svc->health_last_wall_ms / 1000));
+        status_json_string(f, svc->health_last.detail);
+        fputc('}', f);
+    } else {
+        fputs("null", f);
+    }
     fputs(",\"notify_status\":", f);
     status_json_string(f, svc->notify_status[0] ? svc->notify_status : NULL);
     if (svc->pid)
@@ -240,6 +278,16 @@ void status_detail(FILE *f, const struct service *svc, uint64_t now_mono, uint64
                 budget_limit(b), (unsigned long long)(budget_window_ms(b) / 1000));
     else
         fputs("  budget:      no limit\n", f);
+    if (svc->health != HEALTH_NONE) {
+        fprintf(f, "  health:      %s", svc_health_name(svc->health));
+        if (svc->has_health_result) {
+            char hat[16];
+            fmt_clock(hat, sizeof hat, svc->health_last_wall_ms, CLOCK_TIME);
+            fprintf(f, "; last %s at %s, %llu ms", svc->health_last.detail, hat,
+                    (unsigned long long)svc->health_last.latency_ms);
+        }
+        fprintf(f, "; %u consecutive failures\n", svc->health_failures);
+    }
     const struct logcap *lc = &svc->log;
     if (lc->has_file)
         fprintf(f, "  log file:    %s (%llu bytes)%s%s\n", lc->file.path,

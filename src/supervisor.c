@@ -252,6 +252,8 @@ static void reap(struct supervisor *s)
             continue;
         if (pid <= 0)
             break;
+        if (s->prober_ok && prober_child_exited(&s->prober, pid, status))
+            continue; /* an exec health check */
         struct service *svc = service_by_pid(s, pid);
         if (svc)
             service_on_exit(svc, status);
@@ -781,6 +783,10 @@ static int setup(struct supervisor *s)
     timer_init(&s->shutdown_timer, on_shutdown_timer, s);
     timer_init(&s->settle_timer, on_settle_timer, s);
     timer_init(&s->parent_wd_timer, on_parent_wd, s);
+    int prc = prober_init(&s->prober, s->loop, &s->sig);
+    s->prober_ok = prc == 0;
+    if (prc < 0)
+        log_error("cannot set up health checks: %s", strerror(-prc));
     notify_parent_init(&s->parent);
     if (notify_parent_keepalive_ms(&s->parent))
         timer_start(s->loop, &s->parent_wd_timer, notify_parent_keepalive_ms(&s->parent));
@@ -797,6 +803,7 @@ static int setup(struct supervisor *s)
         .token = s->inst.token,
         .cg = &s->cg,
         .notify_dir = s->notify_dir[0] ? s->notify_dir : NULL,
+        .prober = s->prober_ok ? &s->prober : NULL,
         .next_instance = next_instance,
         .deps_ready = deps_ready,
         .changed = changed,
@@ -810,6 +817,12 @@ static int setup(struct supervisor *s)
 static void teardown(struct supervisor *s)
 {
     control_close(s);
+    for (size_t i = 0; i < s->n_svcs; i++) /* probes first: they point into the prober */
+        if (s->prober_ok)
+            probe_cancel(&s->prober, &s->svcs[i]->probe);
+    if (s->prober_ok)
+        prober_free(&s->prober);
+    s->prober_ok = false;
     if (timer_active(&s->save_timer))
         on_save_timer(s->loop, &s->save_timer); /* last state on disk before exit */
     for (size_t i = 0; i < s->n_svcs; i++) {

@@ -12,6 +12,7 @@
 #include "ctl.h"
 #include "loop.h"
 #include "notify.h"
+#include "probe.h"
 #include "service.h"
 #include "sig.h"
 #include "statefile.h"
@@ -53,6 +54,8 @@ struct supervisor {
     struct notify_parent parent;  /* sd_notify towards whoever started nines (systemd) */
     bool parent_ready_sent;
     struct timer parent_wd_timer; /* WATCHDOG=1 to the parent at half its WATCHDOG_USEC */
+    struct prober prober;         /* health checks (curl multi on the loop, TCP, exec) */
+    bool prober_ok;
 };
 
 struct service *sup_find_service(struct supervisor *s, const char *name);
