@@ -4,6 +4,7 @@
 #include "envbuild.h"
 #include "instance.h"
 #include "proctree.h"
+#include "proto.h" /* NINES_VERSION */
 #include "log.h"
 #include "spawn.h"
 #include "util.h"
@@ -111,6 +112,7 @@ int service_init(struct service *svc, const struct config_service *conf,
     timer_init(&svc->life_timer, on_life_timer, svc);
     timer_init(&svc->wd_timer, on_wd_timer, svc);
     timer_init(&svc->health_timer, on_health_timer, svc);
+    svc->token_wd = -1;
     probe_init(&svc->probe);
     apply_policy(svc);
     const struct config_restart *r = &conf->restart;
@@ -146,6 +148,7 @@ void service_free(struct service *svc)
     notify_close(&svc->notify);
     close_watcher(svc, &svc->errw);
     logcap_free(&svc->log);
+    authsrc_free(&svc->auth);
     budget_free(&svc->budget);
     free(svc->termed);
 }
@@ -222,13 +225,27 @@ static int make_env(struct service *svc, char ***out)
     char marker_svc[300], marker_inst[80], nsock[140], wd[48];
     snprintf(marker_svc, sizeof marker_svc, "NINES_SERVICE=%s", name_of(svc));
     snprintf(marker_inst, sizeof marker_inst, "NINES_INSTANCE=%s", svc->instance);
-    char *extra[5] = {marker_svc, marker_inst, NULL, NULL, NULL};
+    char *extra[6] = {marker_svc, marker_inst, NULL, NULL, NULL, NULL};
+    size_t ne = 2;
+    char *tokvar = NULL;
+    if (svc->auth.token && svc->conf->auth.token_env) {
+        /* Handed over in the environment only, never on a command line; last layer, so the
+         * file wins over a stale inherited variable (discord.py#7336). */
+        size_t kl = strlen(svc->conf->auth.token_env);
+        tokvar = malloc(kl + 1 + svc->auth.len + 1);
+        if (!tokvar)
+            return -ENOMEM;
+        memcpy(tokvar, svc->conf->auth.token_env, kl);
+        tokvar[kl] = '=';
+        memcpy(tokvar + kl + 1, svc->auth.token, svc->auth.len + 1);
+        extra[ne++] = tokvar;
+    }
     if (svc->notify.open) {
         snprintf(nsock, sizeof nsock, "NOTIFY_SOCKET=%s", svc->notify.path);
-        extra[2] = nsock;
+        extra[ne++] = nsock;
         if (svc->conf->watchdog_ms) {
             snprintf(wd, sizeof wd, "WATCHDOG_USEC=%llu", (unsigned long long)svc->conf->watchdog_ms * 1000);
-            extra[3] = wd;
+            extra[ne++] = wd;
         }
     }
     char *unset[] = {"NOTIFY_SOCKET", "LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES",
@@ -242,6 +259,10 @@ static int make_env(struct service *svc, char ***out)
     };
     struct envbuild_error err = {{0}};
     int rc = envbuild_build(&spec, out, &err);
+    if (tokvar) {
+        token_wipe(tokvar, strlen(tokvar));
+        free(tokvar);
+    }
     if (rc < 0)
         log_error("%s: %s", name_of(svc), err.msg[0] ? err.msg : strerror(-rc));
     return rc;
@@ -331,12 +352,38 @@ static void clean_stale_files(struct service *svc)
     }
 }
 
+static void enter_authfail(struct service *svc, const char *source);
+
+/* Re-reads the token (every start: a rotated token is picked up, a stale environment loses).
+ * Without a usable token the service parks in AUTHFAIL instead of failing in a loop. Returns
+ * false when it must not start. */
+static bool load_token(struct service *svc)
+{
+    if (!svc->conf->auth.enabled)
+        return true;
+    int rc = authsrc_load(&svc->auth, &svc->conf->auth, name_of(svc));
+    if (rc == -ENOMEM) {
+        spawn_failed(svc, ENOMEM);
+        return false;
+    }
+    if (rc < 0) {
+        log_error("%s: %s", name_of(svc), svc->auth.problem);
+        enter_authfail(svc, svc->auth.problem);
+        return false;
+    }
+    if (svc->auth.token)
+        log_info("%s: token %s", name_of(svc), svc->auth.fingerprint);
+    return true;
+}
+
 static void spawn_now(struct service *svc)
 {
     snprintf(svc->instance, sizeof svc->instance, "%s.%llu", svc->host->token,
              (unsigned long long)svc->host->next_instance(svc->host->ctx));
     clean_stale_files(svc);
     open_notify(svc);
+    if (!load_token(svc))
+        return;
     struct spawn_fds f;
     struct creds cr;
     char **env = NULL;
@@ -495,7 +542,11 @@ static void apply_verdict(struct service *svc)
                   svc->last.exited && svc->last.code == EXIT_CONFIG ? " (configuration error)" : "");
         return;
     case VERDICT_AUTHFAIL:
-        set_state(svc, SVC_AUTHFAIL, "%s (authentication failed); waiting for a new token", last);
+        if (svc->stop_why != STOP_AUTH) { /* exit 77: the service said so itself */
+            snprintf(svc->auth_event, sizeof svc->auth_event, "%s", last);
+            svc->auth_wall_ms = wall_ms();
+        }
+        set_state(svc, SVC_AUTHFAIL, "%s; waiting for a new token", svc->auth_event);
         return;
     case VERDICT_RESTART_CLEAN:
     case VERDICT_RESTART_FAILURE:
@@ -770,11 +821,13 @@ static void on_health_result(void *ctx, const struct probe_result *r)
         next = wait > next ? wait : next;
         break;
     }
-    case PROBE_AUTH:
-        log_warn("%s: health check says %s: authentication failed", name_of(svc), r->detail);
+    case PROBE_AUTH: {
+        char src[160];
+        snprintf(src, sizeof src, "health %s", r->detail);
         svc->health = HEALTH_UNHEALTHY;
-        service_stop(svc, STOP_AUTH);
+        service_auth_failed(svc, src);
         return;
+    }
     case PROBE_UNHEALTHY:
     case PROBE_STATUS_COUNT:
         health_failed(svc, r, now);
@@ -833,6 +886,88 @@ static void on_wd_timer(struct loop *loop, struct timer *t)
     log_warn("%s: watchdog: no WATCHDOG=1 for %llu ms; restarting", name_of(svc),
              (unsigned long long)svc->watchdog_ms);
     service_stop(svc, STOP_WATCHDOG);
+}
+
+/* AUTHFAIL without a process (the token was unusable before any start). */
+static void enter_authfail(struct service *svc, const char *source)
+{
+    snprintf(svc->auth_event, sizeof svc->auth_event, "%s", source);
+    svc->auth_wall_ms = wall_ms();
+    timer_stop(svc->host->loop, &svc->timer);
+    set_state(svc, SVC_AUTHFAIL, "%s; waiting for a new token", source);
+}
+
+void service_auth_failed(struct service *svc, const char *source)
+{
+    snprintf(svc->auth_event, sizeof svc->auth_event, "%s", source);
+    svc->auth_wall_ms = wall_ms();
+    log_warn("%s: authentication failed (%s): stopping, no restart until the token changes",
+             name_of(svc), source);
+    service_stop(svc, STOP_AUTH);
+}
+
+static void on_auth_probe(void *ctx, const struct probe_result *r)
+{
+    struct service *svc = ctx;
+    svc->auth_probing = false;
+    if (svc->state != SVC_AUTHFAIL)
+        return;
+    if (r->status == PROBE_AUTH) {
+        char src[160];
+        snprintf(src, sizeof src, "the new token was refused too (probe %s)", r->detail);
+        log_warn("%s: %s; staying in AUTHFAIL", name_of(svc), src);
+        enter_authfail(svc, src);
+        return;
+    }
+    if (r->status != PROBE_HEALTHY)
+        log_warn("%s: token probe inconclusive (%s); starting anyway", name_of(svc), r->detail);
+    else
+        log_info("%s: the new token is accepted (probe %s); starting", name_of(svc), r->detail);
+    service_start(svc, true);
+}
+
+/* [auth] probe = on: one GET {api}/users/@me with the new token, only when leaving AUTHFAIL. */
+static bool start_auth_probe(struct service *svc)
+{
+    const struct config_auth *a = &svc->conf->auth;
+    if (!a->probe || !svc->auth.token || !svc->host->prober)
+        return false;
+    char url[512];
+    snprintf(url, sizeof url, "%s/users/@me", a->api);
+    size_t hlen = svc->auth.len + 32;
+    char *authz = malloc(hlen);
+    if (!authz)
+        return false;
+    snprintf(authz, hlen, "Authorization: Bot %s", svc->auth.token);
+    const char *headers[] = {authz, "User-Agent: DiscordBot (https://github.com/nines/nines, " NINES_VERSION ")", NULL};
+    struct probe_request req = {
+        .kind = PROBE_KIND_HTTP,
+        .timeout_ms = 10000,
+        .url = url,
+        .headers = headers,
+    };
+    int rc = probe_start(svc->host->prober, &svc->probe, &req, on_auth_probe, svc);
+    token_wipe(authz, hlen);
+    free(authz);
+    svc->auth_probing = rc == 0;
+    return rc == 0;
+}
+
+void service_token_event(struct service *svc)
+{
+    if (svc->state != SVC_AUTHFAIL || !service_idle(svc) || svc->auth_probing)
+        return;
+    if (!authsrc_changed(&svc->conf->auth, &svc->auth))
+        return; /* the same token (or an editor's temporary file): still parked */
+    int rc = authsrc_load(&svc->auth, &svc->conf->auth, name_of(svc));
+    if (rc < 0) {
+        log_warn("%s: the token changed but is not usable: %s", name_of(svc), svc->auth.problem);
+        enter_authfail(svc, svc->auth.problem);
+        return;
+    }
+    log_info("%s: the token changed (now %s)", name_of(svc), svc->auth.fingerprint);
+    if (!start_auth_probe(svc))
+        service_start(svc, true);
 }
 
 void service_stop(struct service *svc, enum stop_reason why)

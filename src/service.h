@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "authsrc.h"
 #include "backoff.h"
 #include "budget.h"
 #include "cgroup.h"
@@ -113,6 +114,11 @@ struct service {
     bool has_health_result;
     struct probe_result health_last;
     uint64_t health_last_wall_ms;
+    struct authsrc auth;         /* the token, re-read at every start; only its fingerprint shows */
+    char auth_event[320];        /* what raised the last auth event ("health HTTP 401", "exit 77") */
+    uint64_t auth_wall_ms;       /* when */
+    int token_wd;                /* inotify watch on the token file's directory, -1: none */
+    bool auth_probing;           /* leaving AUTHFAIL: the users/@me probe is in flight */
     struct logcap_host log_host;
     struct logcap log;         /* output: ring of last lines, log file, console */
 };
@@ -156,6 +162,14 @@ void service_tree_result(struct service *svc, const pid_t *pids, unsigned n);
 /* Records that pid (a leftover in the main process's group) already got stop_signal through the
  * group, so the tree sweep does not send it a second one. */
 void service_note_signalled(struct service *svc, pid_t pid);
+
+/* The token source's directory changed (inotify): leaves AUTHFAIL when the cleaned token is a
+ * different one that validates (after the users/@me probe when [auth] probe = on). */
+void service_token_event(struct service *svc);
+
+/* Records an authentication event (health 401/403, a log pattern) and stops the service into
+ * AUTHFAIL. source is shown in status ("health HTTP 401"). */
+void service_auth_failed(struct service *svc, const char *source);
 
 /* True when svc has no process at all (main and leftovers gone). */
 bool service_idle(const struct service *svc);

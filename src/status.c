@@ -217,6 +217,21 @@ void status_json(FILE *f, const struct service *svc, uint64_t now_mono, uint64_t
     } else {
         fputs("null", f);
     }
+    fputs(",\"auth\":", f);
+    if (svc->conf->auth.enabled) {
+        fputs("{\"fingerprint\":", f);
+        status_json_string(f, svc->auth.fingerprint[0] ? svc->auth.fingerprint : NULL);
+        fputs(",\"last_failure\":", f);
+        if (svc->auth_wall_ms)
+            fprintf(f, "%llu", (unsigned long long)(svc->auth_wall_ms / 1000));
+        else
+            fputs("null", f);
+        fputs(",\"source\":", f);
+        status_json_string(f, svc->auth_event[0] ? svc->auth_event : NULL);
+        fputc('}', f);
+    } else {
+        fputs("null", f);
+    }
     fputs(",\"notify_status\":", f);
     status_json_string(f, svc->notify_status[0] ? svc->notify_status : NULL);
     if (svc->pid)
@@ -278,6 +293,19 @@ void status_detail(FILE *f, const struct service *svc, uint64_t now_mono, uint64
                 budget_limit(b), (unsigned long long)(budget_window_ms(b) / 1000));
     else
         fputs("  budget:      no limit\n", f);
+    if (c->auth.enabled) {
+        fprintf(f, "  auth:        token %s (%s %s)\n", svc->auth.fingerprint[0] ? svc->auth.fingerprint : "not read yet",
+                c->auth.token_file ? "file" : "variable", c->auth.token_file ? c->auth.token_file : c->auth.token_env);
+        if (svc->auth_wall_ms) {
+            char aat[40];
+            fmt_clock(aat, sizeof aat, svc->auth_wall_ms, CLOCK_FULL);
+            fprintf(f, "  auth fail:   %s, from %s\n", aat, svc->auth_event);
+        }
+        if (svc->state == SVC_AUTHFAIL)
+            fprintf(f, "  to recover:  write a new token to %s (nines notices at once), or run "
+                       "`ninesctl recover %s`\n",
+                    c->auth.token_file ? c->auth.token_file : "the token source", c->name);
+    }
     if (svc->health != HEALTH_NONE) {
         fprintf(f, "  health:      %s", svc_health_name(svc->health));
         if (svc->has_health_result) {

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/inotify.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
@@ -484,6 +485,8 @@ static void apply_change(struct supervisor *s, const struct config_diff_entry *e
     }
 }
 
+static void watch_tokens(struct supervisor *s);
+
 int sup_reload(struct supervisor *s, struct config_errors *errs)
 {
     log_info("reloading the configuration");
@@ -519,6 +522,7 @@ int sup_reload(struct supervisor *s, struct config_errors *errs)
     free_removed(s);
     for (size_t i = 0; i < s->n_svcs; i++)
         service_poke(s->svcs[i]);
+    watch_tokens(s);
     if (s->ctl)
         ctl_set_groups(s->ctl, s->cfg->main.control_group ? s->cfg->main.control_gid : CTL_NO_GID,
                        s->cfg->main.status_group ? s->cfg->main.status_gid : CTL_NO_GID);
@@ -641,6 +645,73 @@ static void on_signalfd(struct loop *loop, struct watcher *w, uint32_t events)
             return;
         for (size_t i = 0; i < (size_t)n / sizeof si[0]; i++)
             on_signal(s, (int)si[i].ssi_signo);
+    }
+}
+
+/* ---- token files: a change leaves AUTHFAIL at once, without polling ---- */
+
+/* Watches the directory, not the file: editors replace files, and Kubernetes swaps a `..data`
+ * symlink, so the file's own inode would go stale (inotify(7)). */
+static void watch_tokens(struct supervisor *s)
+{
+    if (s->inotify.fd < 0)
+        return;
+    for (size_t i = 0; i < s->n_svcs; i++) {
+        struct service *svc = s->svcs[i];
+        const char *file = svc->conf->auth.token_file;
+        svc->token_wd = -1;
+        if (!svc->conf->auth.enabled || !file)
+            continue;
+        char dir[PATH_MAX];
+        snprintf(dir, sizeof dir, "%s", file);
+        char *slash = strrchr(dir, '/');
+        if (slash == dir)
+            slash[1] = '\0';
+        else if (slash)
+            *slash = '\0';
+        else
+            snprintf(dir, sizeof dir, ".");
+        int wd = inotify_add_watch(s->inotify.fd, dir, IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE |
+                                                           IN_DELETE | IN_ATTRIB | IN_MOVED_FROM);
+        if (wd < 0)
+            log_warn("%s: cannot watch %s for a new token: %s (ninesctl start/recover still work)",
+                     svc->conf->name, dir, strerror(errno));
+        svc->token_wd = wd;
+    }
+}
+
+static void on_inotify(struct loop *loop, struct watcher *w, uint32_t events)
+{
+    struct supervisor *s = w->data;
+    (void)loop;
+    (void)events;
+    char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+    for (;;) {
+        ssize_t n = read(w->fd, buf, sizeof buf);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return;
+        for (char *p = buf; p < buf + n;) {
+            const struct inotify_event *ev = (const struct inotify_event *)p;
+            for (size_t i = 0; i < s->n_svcs; i++)
+                if (s->svcs[i]->token_wd == ev->wd || (ev->mask & IN_Q_OVERFLOW))
+                    service_token_event(s->svcs[i]);
+            p += sizeof *ev + ev->len;
+        }
+    }
+}
+
+static void open_inotify(struct supervisor *s)
+{
+    int fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+    watcher_init(&s->inotify, fd, on_inotify, s);
+    if (fd < 0 || loop_watch(s->loop, &s->inotify, EPOLLIN) < 0) {
+        log_warn("inotify unavailable (%s): a new token is noticed only on ninesctl start/recover",
+                 strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        s->inotify.fd = -1;
     }
 }
 
@@ -838,6 +909,10 @@ static void teardown(struct supervisor *s)
     statefile_free(&s->state);
     free(s->survivors);
     notify_parent_close(&s->parent);
+    if (s->loop && s->inotify.fd >= 0) {
+        loop_unwatch(s->loop, &s->inotify);
+        close(s->inotify.fd);
+    }
     instance_unlock(&s->inst);
     if (s->loop) {
         if (s->sigw.fd > 0)
@@ -850,6 +925,7 @@ int supervisor_run(const struct supervisor_opts *opts)
 {
     struct supervisor s = {.opts = opts};
     s.sigw.fd = -1;
+    s.inotify.fd = -1;
     s.inst.lock_fd = -1;
     statefile_init(&s.state);
     if (load_config(opts, &s.cfg, NULL) < 0) {
@@ -880,6 +956,8 @@ int supervisor_run(const struct supervisor_opts *opts)
         }
         restore_state(&s, svc);
     }
+    open_inotify(&s);
+    watch_tokens(&s);
     log_info("supervising %zu service%s%s", s.n_svcs, s.n_svcs == 1 ? "" : "s",
              s.cg.ok ? " (a cgroup per service)" : "");
     sweep_survivors(&s); /* starts the services once the previous generation is gone */

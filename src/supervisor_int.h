@@ -55,6 +55,7 @@ struct supervisor {
     bool parent_ready_sent;
     struct timer parent_wd_timer; /* WATCHDOG=1 to the parent at half its WATCHDOG_USEC */
     struct prober prober;         /* health checks (curl multi on the loop, TCP, exec) */
+    struct watcher inotify;       /* token files' directories (fd -1: inotify unavailable) */
     bool prober_ok;
 };
 

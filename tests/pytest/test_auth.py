@@ -1,0 +1,187 @@
+"""Tokens and the 401-aware policy: K1, K2, K4, K6, K7 (nines' side), A4, A5 of
+../shared/cases/discord.md."""
+
+import os
+import re
+
+from conftest import wait_for
+from supervisor_util import Sup, lines_of
+from tokens import fake_token
+
+
+def bot_svc(h, sup, token_file, name="bot", **extra):
+    """A service that records the DISCORD_TOKEN it got (hex, so the file never holds a token
+    line a scanner would flag) and keeps running."""
+    seen = h.tmp / f"{name}.seen"
+    sup.service(name, f"sh -c 'printf %s \"$DISCORD_TOKEN\" | od -An -tx1 | tr -d \" \\n\" >> {seen};"
+                      f" echo >> {seen}; exec sleep 1000'",
+                auth={"token_file": token_file, **extra.pop("auth", {})},
+                restart={"delay": "100ms", **extra.pop("restart", {})}, **extra)
+    return seen
+
+
+def tokens_seen(path):
+    return [bytes.fromhex(x).decode() for x in lines_of(path)]
+
+
+def test_discord_k1_trailing_newline_is_cleaned_and_logged_by_name(h):
+    tok, bot_id = fake_token(seed=1)
+    tf = h.tmp / "token"
+    tf.write_text(tok + "\n")
+    os.chmod(tf, 0o600)
+    sup = Sup(h)
+    seen = bot_svc(h, sup, tf)
+    sup.start()
+    sup.wait_state("bot", "RUNNING")
+    assert wait_for(lambda: tokens_seen(seen), 5)
+    assert tokens_seen(seen)[0] == tok
+    assert "token cleaned: newline" in sup.log()
+    assert tok not in sup.log() and tok.split(".")[2] not in sup.log()
+    assert str(bot_id) in sup.log()  # the fingerprint: bot ID + short hash
+    assert sup.stop()[0] == 0
+
+
+def test_discord_k2_k3_quotes_env_lines_prefixes(h):
+    tok, _ = fake_token(seed=2)
+    variants = [f'DISCORD_TOKEN="{tok}"\r\n', f"export DISCORD_TOKEN='{tok}'\n",
+                f"\ufeffBot {tok}\u200b\n", f"\u00a0Bearer {tok}\n"]
+    for i, text in enumerate(variants):
+        tf = h.tmp / f"token{i}"
+        tf.write_text(text, encoding="utf-8")
+        os.chmod(tf, 0o600)
+    sup = Sup(h)
+    seens = [bot_svc(h, sup, h.tmp / f"token{i}", name=f"bot{i}",
+                     auth={"format": "opaque" if i else "discord"}) for i in range(len(variants))]
+    sup.start()
+    for i, seen in enumerate(seens):
+        assert wait_for(lambda: tokens_seen(seen), 10), sup.log()
+        assert tokens_seen(seen)[0] == tok, (i, variants[i])
+    assert tok not in sup.log()
+    assert sup.stop()[0] == 0
+
+
+def test_discord_k4_wrong_credentials_rejected_before_start(h):
+    kinds = {
+        "secret": ("A" * 16 + "b" * 16, "client secret"),
+        "pubkey": ("ab" * 32, "public key"),
+        "appid": ("123456789012345678", "application or user ID"),
+        "webhook": ("https://discord.com/api/webhooks/123456789012345678/" + "x" * 60, "webhook"),
+    }
+    sup = Sup(h)
+    for name, (text, _) in kinds.items():
+        tf = h.tmp / f"{name}.tok"
+        tf.write_text(text + "\n")
+        os.chmod(tf, 0o600)
+        bot_svc(h, sup, tf, name=name)
+    sup.start()
+    for name, (_, what) in kinds.items():
+        sup.wait_state(name, "AUTHFAIL")
+        reason = sup.transitions(name)[-1][3]
+        assert "token rejected" in reason and what.lower() in reason.lower(), reason
+        assert not (h.tmp / f"{name}.seen").exists()  # never started
+    assert sup.stop()[0] == 0
+
+
+def test_discord_k6_file_wins_over_stale_environment(h):
+    old, _ = fake_token(seed=3)
+    new, _ = fake_token(seed=4)
+    tf = h.tmp / "token"
+    tf.write_text(new)
+    os.chmod(tf, 0o600)
+    sup = Sup(h)
+    seen = bot_svc(h, sup, tf)
+    sup.p = h.spawn([h.nines, "-c", sup.conf], env=dict(os.environ, DISCORD_TOKEN=old))
+    assert wait_for(lambda: tokens_seen(seen), 10)
+    assert tokens_seen(seen)[0] == new
+    assert sup.stop()[0] == 0
+
+
+def test_discord_k7_token_never_leaks_from_nines(h):
+    tok, _ = fake_token(seed=5)
+    tf = h.tmp / "token"
+    tf.write_text(tok)
+    os.chmod(tf, 0o600)
+    sup = Sup(h)
+    bot_svc(h, sup, tf)
+    other_env = h.tmp / "other.env"
+    sup.service("other", f"sh -c 'env > {other_env}; exec sleep 1000'")
+    sup.start()
+    sup.wait_state("bot", "RUNNING")
+    assert wait_for(lambda: other_env.exists() and other_env.read_text(), 5)
+    for text in [sup.log(), sup.out(), other_env.read_text(), sup.ctl("status")[1],
+                 sup.ctl("status", "bot")[1], sup.ctl("status", "--json")[1]]:
+        assert tok not in text and tok.split(".")[1] + "." + tok.split(".")[2] not in text
+    assert re.search(r"token \d+:[0-9a-f]{6}", sup.ctl("status", "bot")[1])
+    # No argv of any process carries it.
+    for pid in [p for p in os.listdir("/proc") if p.isdigit()]:
+        try:
+            assert tok.encode() not in open(f"/proc/{pid}/cmdline", "rb").read()
+        except OSError:
+            pass
+    assert sup.stop()[0] == 0
+
+
+def test_discord_a4_exit_77_authfail_78_fatal(h):
+    sup = Sup(h)
+    starts = h.tmp / "starts"
+    sup.service("auth", f"sh -c 'echo x >> {starts}; exit 77'", restart={"delay": "100ms"})
+    sup.service("cfg", "sh -c 'exit 78'", restart={"delay": "100ms"})
+    sup.start()
+    sup.wait_state("auth", "AUTHFAIL")
+    sup.wait_state("cfg", "FATAL")
+    assert not wait_for(lambda: len(lines_of(starts)) > 1, 1.5)
+    rc, out, _ = sup.ctl("status")
+    assert re.search(r"auth\s+AUTHFAIL\s+exit 77; waiting for a new token", out), out
+    assert sup.stop()[0] == 0
+
+
+def test_discord_a5_new_token_leaves_authfail_at_once(h):
+    bad, _ = fake_token(seed=6)
+    good, good_id = fake_token(seed=7)
+    secrets = h.tmp / "secrets"
+    secrets.mkdir()
+    tf = secrets / "token"
+    tf.write_text(bad)
+    sup = Sup(h)
+    seen = h.tmp / "seen"
+    # The "bot" accepts only the good token: exit 77 otherwise, like a bot after a 401.
+    sup.service("bot", f"sh -c 'test \"$DISCORD_TOKEN\" = \"$WANT\" || exit 77;"
+                       f" echo ok >> {seen}; exec sleep 1000'",
+                service={"env": f"WANT={good}"}, auth={"token_file": tf},
+                restart={"delay": "100ms"})
+    sup.start()
+    sup.wait_state("bot", "AUTHFAIL")
+    # Touching the file (same content) changes nothing.
+    os.utime(tf)
+    assert not wait_for(lambda: sup.state("bot") != "AUTHFAIL", 0.7)
+    # Write the new token the way an editor does: a temporary file renamed over the old one.
+    tmp = secrets / ".token.swp"
+    tmp.write_text(good + "\n")
+    os.rename(tmp, tf)
+    assert wait_for(lambda: sup.state("bot") == "RUNNING", 3), sup.log()
+    assert lines_of(seen) == ["ok"]
+    assert str(good_id) in sup.ctl("status", "bot")[1]
+    assert sup.stop()[0] == 0
+
+
+def test_discord_a5_kubernetes_symlink_swap(h):
+    bad, _ = fake_token(seed=8)
+    good, _ = fake_token(seed=9)
+    vol = h.tmp / "vol"
+    vol.mkdir()
+    (vol / "v1").mkdir()
+    (vol / "v1" / "token").write_text(bad)
+    os.symlink("v1", vol / "..data")
+    os.symlink("..data/token", vol / "token")
+    sup = Sup(h)
+    sup.service("bot", "sh -c 'test \"$DISCORD_TOKEN\" = \"$WANT\" || exit 77; exec sleep 1000'",
+                service={"env": f"WANT={good}"}, auth={"token_file": vol / "token"})
+    sup.start()
+    sup.wait_state("bot", "AUTHFAIL")
+    # kubelet: write a new version dir, point a new symlink at it, rename it over ..data.
+    (vol / "v2").mkdir()
+    (vol / "v2" / "token").write_text(good)
+    os.symlink("v2", vol / "..data_tmp")
+    os.rename(vol / "..data_tmp", vol / "..data")
+    assert wait_for(lambda: sup.state("bot") == "RUNNING", 3), sup.log()
+    assert sup.stop()[0] == 0
