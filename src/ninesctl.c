@@ -2,6 +2,7 @@
  * reply's payload to stdout (an ERR message to stderr) and exits with the reply's exit code:
  * 1 when nines cannot be reached, 2 for usage errors. Protocol: proto.h, docs/protocol.md. */
 #include "proto.h"
+#include "token.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -10,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <time.h>
@@ -40,6 +42,9 @@ static void usage(FILE *f)
             "  recover [NAME|all]              clear FATAL/AUTHFAIL, clean stale locks, re-read\n"
             "                                  the token, restart (default all)\n"
             "  shutdown                        stop every service and end nines\n"
+            "  token check [--opaque] [FILE|-] clean and validate a token offline (no nines\n"
+            "                                  needed); prints the verdict and fingerprint,\n"
+            "                                  never the token (exit 0 ok, 1 warn, 3 reject)\n"
             "  version                         versions of ninesctl and nines\n"
             "\n"
             "  -s SOCKET   control socket (default $NINES_SOCKET, else " DEFAULT_SOCKET ")\n"
@@ -221,6 +226,59 @@ static int parse_timeout(const char *s, int *out)
     return 0;
 }
 
+/* `ninesctl token check [--opaque] [FILE|-]`: offline, in the client. Reads at most
+ * TOKEN_FILE_MAX bytes, wipes them afterwards. Exit 0 ok, 1 warnings, 3 rejected, 2 usage. */
+static int token_check_cmd(int argc, char **argv)
+{
+    enum token_format fmt = TOKEN_FORMAT_DISCORD;
+    const char *path = "-";
+    int i = 0;
+    if (i < argc && !strcmp(argv[i], "--opaque")) {
+        fmt = TOKEN_FORMAT_OPAQUE;
+        i++;
+    }
+    if (i < argc)
+        path = argv[i++];
+    if (i < argc)
+        return usage_error("token check takes at most one FILE (or - for stdin)");
+    int fd = strcmp(path, "-") ? open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK) : STDIN_FILENO;
+    if (fd < 0) {
+        fprintf(stderr, "ninesctl: cannot open %s: %s\n", path, strerror(errno));
+        return 1;
+    }
+    char *buf = malloc(TOKEN_FILE_MAX);
+    char out[4096];
+    if (!buf) {
+        fprintf(stderr, "ninesctl: out of memory\n");
+        return 1;
+    }
+    size_t n = 0;
+    for (;;) {
+        ssize_t r = read(fd, buf + n, TOKEN_FILE_MAX - n);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0 && errno == EAGAIN) { /* a FIFO without a writer yet */
+            struct pollfd pfd = {fd, POLLIN, 0};
+            poll(&pfd, 1, 1000);
+            continue;
+        }
+        if (r <= 0 || (n += (size_t)r) == TOKEN_FILE_MAX)
+            break;
+    }
+    if (fd != STDIN_FILENO)
+        close(fd);
+    struct token_report rep;
+    int v = token_check(buf, n, fmt, out, sizeof out, &rep);
+    token_wipe(buf, TOKEN_FILE_MAX);
+    free(buf);
+    if (v < 0) {
+        fprintf(stderr, "ninesctl: token check: %s\n", strerror(-v));
+        return 1;
+    }
+    fputs(out, stdout);
+    return v == TOKEN_OK ? 0 : v == TOKEN_WARN ? 1 : 3;
+}
+
 int main(int argc, char **argv)
 {
     const char *sock = getenv("NINES_SOCKET");
@@ -245,6 +303,12 @@ int main(int argc, char **argv)
         fprintf(stderr, "ninesctl: missing verb\n");
         usage(stderr);
         return EXIT_USAGE;
+    }
+
+    if (!strcmp(argv[optind], "token")) {
+        if (optind + 1 >= argc || strcmp(argv[optind + 1], "check"))
+            return usage_error("token: the only subcommand is `check [--opaque] [FILE|-]`");
+        return token_check_cmd(argc - optind - 2, argv + optind + 2);
     }
 
     char line[PROTO_LINE_MAX + 1], copy[PROTO_LINE_MAX + 1], err[PROTO_ERR_MAX];

@@ -185,3 +185,19 @@ def test_discord_a5_kubernetes_symlink_swap(h):
     os.rename(vol / "..data_tmp", vol / "..data")
     assert wait_for(lambda: sup.state("bot") == "RUNNING", 3), sup.log()
     assert sup.stop()[0] == 0
+
+
+def test_ctl_token_check_offline_never_prints_the_token(h):
+    from supervisor_util import ninesctl_path
+    tok, bot_id = fake_token(seed=10)
+    tf = h.tmp / "t"
+    tf.write_text(f"export DISCORD_TOKEN=\"{tok}\"\n")
+    rc, out, err, _ = h.run([ninesctl_path(h), "token", "check", tf])
+    assert rc == 0, out + err
+    assert "verdict: ok" in out and f"fingerprint: {bot_id}:" in out
+    assert "cleaning: " in out and "export" in out and "quotes" in out
+    assert tok not in out + err and tok.split(".")[2][:8] not in out + err
+    rc, out, err, _ = h.run([ninesctl_path(h), "token", "check", "-"], input=b"ab" * 32 + b"\n")
+    assert rc == 3 and "public key" in out.lower(), out
+    rc, _, err, _ = h.run([ninesctl_path(h), "token", "frobnicate"])
+    assert rc == 2
