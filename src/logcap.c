@@ -59,6 +59,14 @@ static void on_line(void *ctx, const char *line, size_t len, bool cut, bool part
     struct logcap *lc = st->lc;
     uint64_t wall = wall_ms();
     lc->lines++;
+    struct pattern_hit hit;
+    enum pattern_class cls = patterns_match(&lc->patterns, line, len, &hit);
+    /* The mask is never longer than what it hides, so the line fits where it was. */
+    char red[LINEBUF_MAX];
+    if (lc->redact && len <= sizeof red) {
+        len = redact_line(&lc->redactor, line, len, red, sizeof red);
+        line = red;
+    }
     ring_push(&lc->ring, wall, (uint8_t)st->stream, (cut ? RING_CUT : 0) | (partial ? RING_PARTIAL : 0),
               line, len);
     if (lc->has_file)
@@ -66,6 +74,8 @@ static void on_line(void *ctx, const char *line, size_t len, bool cut, bool part
     if (lc->host->console)
         to_console(lc, line, len);
     lc->host->output(lc->host->ctx);
+    if (cls != PATTERN_NONE)
+        lc->host->event(lc->host->ctx, &hit, line, len);
 }
 
 static void detach(struct logcap_stream *st)
@@ -120,12 +130,21 @@ static int open_file(struct logcap *lc, const struct config_log *cfg)
     return rc;
 }
 
-int logcap_init(struct logcap *lc, const char *name, const struct config_log *cfg,
-                const struct logcap_host *host)
+static int init_patterns(struct logcap *lc, const struct config_service *conf)
 {
+    /* Discord's default set only for services with [auth]: "401: Unauthorized" from some other
+     * HTTP service is not a bot token problem. A service's own patterns always apply. */
+    const struct config_auth *a = &conf->auth;
+    return patterns_init(&lc->patterns, a->enabled && a->default_patterns, a->patterns, a->n_patterns);
+}
+
+int logcap_init(struct logcap *lc, const struct config_service *conf, const struct logcap_host *host)
+{
+    const struct config_log *cfg = &conf->log;
     memset(lc, 0, sizeof *lc);
-    snprintf(lc->name, sizeof lc->name, "%s", name);
+    snprintf(lc->name, sizeof lc->name, "%s", conf->name);
     lc->host = host;
+    lc->redact = cfg->redact;
     lc->timestamps = cfg->timestamps == CONFIG_TIMESTAMPS_ISO8601;
     for (int i = 0; i < 2; i++) {
         lc->s[i].lc = lc;
@@ -134,8 +153,17 @@ int logcap_init(struct logcap *lc, const char *name, const struct config_log *cf
     }
     int rc = ring_init(&lc->ring, LOGCAP_RING_BYTES);
     if (rc == 0)
+        rc = redactor_init(&lc->redactor, NULL);
+    if (rc == 0)
+        rc = init_patterns(lc, conf);
+    if (rc == 0)
         rc = open_file(lc, cfg);
     return rc;
+}
+
+int logcap_set_token(struct logcap *lc, const char *token)
+{
+    return redactor_set_token(&lc->redactor, token);
 }
 
 void logcap_free(struct logcap *lc)
@@ -149,6 +177,8 @@ void logcap_free(struct logcap *lc)
         logfile_free(&lc->file);
     lc->has_file = false;
     ring_free(&lc->ring);
+    patterns_free(&lc->patterns);
+    redactor_free(&lc->redactor);
 }
 
 static bool same_str(const char *a, const char *b)
@@ -156,9 +186,15 @@ static bool same_str(const char *a, const char *b)
     return (!a && !b) || (a && b && !strcmp(a, b));
 }
 
-int logcap_update(struct logcap *lc, const struct config_log *old_cfg, const struct config_log *cfg)
+int logcap_update(struct logcap *lc, const struct config_service *old_conf,
+                  const struct config_service *conf)
 {
+    const struct config_log *old_cfg = &old_conf->log, *cfg = &conf->log;
     lc->timestamps = cfg->timestamps == CONFIG_TIMESTAMPS_ISO8601;
+    lc->redact = cfg->redact;
+    patterns_free(&lc->patterns);
+    if (init_patterns(lc, conf) < 0) /* validated at load: cannot fail here */
+        patterns_init(&lc->patterns, false, NULL, 0);
     if (same_str(old_cfg->file, cfg->file) && old_cfg->max_size == cfg->max_size &&
         old_cfg->max_files == cfg->max_files)
         return 0;

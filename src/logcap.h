@@ -12,6 +12,8 @@
 #include "config.h"
 #include "linebuf.h"
 #include "logfile.h"
+#include "patterns.h"
+#include "redact.h"
 #include "loop.h"
 #include "ring.h"
 
@@ -25,6 +27,8 @@ struct logcap_host {
     bool console;   /* copy lines to console_fd as "NAME | line" */
     int console_fd; /* nines' stdout */
     void (*output)(void *ctx); /* new lines are in the ring (log followers) */
+    /* A line matched a pattern (auth, config, rate limit); line is already redacted. */
+    void (*event)(void *ctx, const struct pattern_hit *hit, const char *line, size_t len);
     void *ctx;
 };
 
@@ -44,21 +48,28 @@ struct logcap {
     bool has_file;
     bool timestamps;
     struct tsfmt ts;
+    struct patterns patterns; /* Discord's defaults (with [auth]) and the service's own */
+    bool redact;              /* [log] redact: secrets masked in file, console and ring */
+    struct redactor redactor; /* knows the service's current token */
     uint64_t lines;           /* lines captured since start */
     uint64_t console_dropped; /* lines the console could not take (a full pipe) */
 };
 
-/* Prepares capture for a service named name (copied, up to 255 bytes) with the [log] settings
- * of cfg. The log file is opened now (a failure is retried on later lines). Returns 0 or -ENOMEM. */
-int logcap_init(struct logcap *lc, const char *name, const struct config_log *cfg,
-                const struct logcap_host *host);
+/* Prepares capture for service conf (its name is copied; its patterns are borrowed: call
+ * logcap_update() before conf is freed). The log file is opened now (a failure is retried on
+ * later lines). Returns 0, -ENOMEM, or -EINVAL (patterns). */
+int logcap_init(struct logcap *lc, const struct config_service *conf, const struct logcap_host *host);
 
 /* Stops capture and frees everything (remaining buffered bytes are flushed first). */
 void logcap_free(struct logcap *lc);
 
-/* Applies new [log] settings (reload): reopens the file when its path or limits changed.
- * Returns 0 or -ENOMEM. */
-int logcap_update(struct logcap *lc, const struct config_log *old_cfg, const struct config_log *cfg);
+/* Applies a new definition (reload): patterns and redaction, and reopens the file when its path
+ * or limits changed. Returns 0 or -ENOMEM. */
+int logcap_update(struct logcap *lc, const struct config_service *old_conf,
+                  const struct config_service *conf);
+
+/* The service's token (NULL: none) for redaction; copied. Returns 0 or -ENOMEM. */
+int logcap_set_token(struct logcap *lc, const char *token);
 
 /* Takes over the read ends of a new process's pipes (non-blocking, close-on-exec). Pipes of the
  * previous process still attached are drained to EOF first. Returns 0 or -errno (watching). */

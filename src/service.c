@@ -91,6 +91,8 @@ static void on_health_timer(struct loop *loop, struct timer *t);
 static void health_stop(struct service *svc);
 static void health_reset(struct service *svc);
 
+static void on_log_event(void *ctx, const struct pattern_hit *hit, const char *line, size_t len);
+
 static void on_log_output(void *ctx)
 {
     struct service *svc = ctx;
@@ -121,9 +123,10 @@ int service_init(struct service *svc, const struct config_service *conf,
         .console = host->console,
         .console_fd = host->console_fd,
         .output = on_log_output,
+        .event = on_log_event,
         .ctx = svc,
     };
-    int rc = logcap_init(&svc->log, conf->name, &conf->log, &svc->log_host);
+    int rc = logcap_init(&svc->log, conf, &svc->log_host);
     if (rc == 0)
         rc = budget_init(&svc->budget, r->has_limit ? r->limit.count : 0,
                          r->has_limit ? r->limit.window_ms : 0);
@@ -159,7 +162,7 @@ int service_update_conf(struct service *svc, const struct config_service *conf)
     int rc = budget_resize(&svc->budget, r->has_limit ? r->limit.count : 0,
                            r->has_limit ? r->limit.window_ms : 0);
     if (rc == 0)
-        rc = logcap_update(&svc->log, &svc->conf->log, &conf->log);
+        rc = logcap_update(&svc->log, svc->conf, conf);
     if (rc < 0)
         return rc;
     svc->conf = conf;
@@ -373,6 +376,8 @@ static bool load_token(struct service *svc)
     }
     if (svc->auth.token)
         log_info("%s: token %s", name_of(svc), svc->auth.fingerprint);
+    if (logcap_set_token(&svc->log, svc->auth.token) < 0)
+        log_warn("%s: out of memory: its own token may not be masked in its log", name_of(svc));
     return true;
 }
 
@@ -538,8 +543,11 @@ static void apply_verdict(struct service *svc)
         set_state(svc, SVC_EXITED, "%s", last);
         return;
     case VERDICT_FATAL:
-        set_state(svc, SVC_FATAL, "%s%s", last,
-                  svc->last.exited && svc->last.code == EXIT_CONFIG ? " (configuration error)" : "");
+        if (svc->stop_why == STOP_CONFIG)
+            set_state(svc, SVC_FATAL, "%s (configuration error)", svc->config_event);
+        else
+            set_state(svc, SVC_FATAL, "%s%s", last,
+                      svc->last.exited && svc->last.code == EXIT_CONFIG ? " (configuration error)" : "");
         return;
     case VERDICT_AUTHFAIL:
         if (svc->stop_why != STOP_AUTH) { /* exit 77: the service said so itself */
@@ -565,6 +573,9 @@ static void apply_verdict(struct service *svc)
     uint64_t from = svc->conf->health.kind != CONFIG_HEALTH_NONE ? svc->healthy_since_ms : svc->started_ms;
     uint64_t up = from ? now_ms() - from : 0;
     uint64_t delay = backoff_on_exit(&svc->bpol, &svc->bo, up, failure, (uint32_t)random());
+    uint64_t now = now_ms();
+    if (svc->ratelimited_until_ms > now + delay) /* never back before Discord said we may */
+        delay = svc->ratelimited_until_ms - now;
     svc->next_start_ms = now_ms() + delay;
     if (timer_start(svc->host->loop, &svc->timer, delay) < 0) {
         log_error("%s: cannot arm the restart timer; retrying in 1s", name_of(svc));
@@ -968,6 +979,45 @@ void service_token_event(struct service *svc)
     log_info("%s: the token changed (now %s)", name_of(svc), svc->auth.fingerprint);
     if (!start_auth_probe(svc))
         service_start(svc, true);
+}
+
+/* A captured line matched a pattern: the old system's 401 monitor, without polling files. */
+static void on_log_event(void *ctx, const struct pattern_hit *hit, const char *line, size_t len)
+{
+    struct service *svc = ctx;
+    (void)line;
+    (void)len;
+    snprintf(svc->last_event, sizeof svc->last_event, "%s: %s", pattern_class_name(hit->cls), hit->rule);
+    svc->last_event_wall_ms = wall_ms();
+    char src[200];
+    snprintf(src, sizeof src, "log: %s", hit->rule);
+    switch (hit->cls) {
+    case PATTERN_AUTH:
+        if (svc->pid && svc->stop_why == STOP_NONE)
+            service_auth_failed(svc, src);
+        return;
+    case PATTERN_CONFIG:
+        if (svc->pid && svc->stop_why == STOP_NONE) {
+            log_error("%s: configuration error reported (%s): stopping, no restart", name_of(svc), src);
+            snprintf(svc->config_event, sizeof svc->config_event, "%s", src);
+            service_stop(svc, STOP_CONFIG);
+        }
+        return;
+    case PATTERN_RATELIMIT: {
+        /* The process handles its own retries; nines only makes sure that a restart, if one
+         * comes, waits at least as long as Discord asked. */
+        uint64_t wait = hit->retry_after_ms ? hit->retry_after_ms : 5000;
+        uint64_t until = now_ms() + wait;
+        if (until > svc->ratelimited_until_ms)
+            svc->ratelimited_until_ms = until;
+        log_warn("%s: rate limited (%s), retry after %llu ms", name_of(svc), hit->rule,
+                 (unsigned long long)wait);
+        svc->host->changed(svc->host->ctx, svc);
+        return;
+    }
+    case PATTERN_NONE:
+    case PATTERN_CLASS_COUNT: break;
+    }
 }
 
 void service_stop(struct service *svc, enum stop_reason why)

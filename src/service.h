@@ -115,6 +115,9 @@ struct service {
     struct probe_result health_last;
     uint64_t health_last_wall_ms;
     struct authsrc auth;         /* the token, re-read at every start; only its fingerprint shows */
+    char last_event[200];        /* the last pattern matched in its output ("auth: 4004") */
+    uint64_t last_event_wall_ms;
+    char config_event[200];      /* what made it FATAL by a config-class event */
     char auth_event[320];        /* what raised the last auth event ("health HTTP 401", "exit 77") */
     uint64_t auth_wall_ms;       /* when */
     int token_wd;                /* inotify watch on the token file's directory, -1: none */

@@ -232,6 +232,14 @@ void status_json(FILE *f, const struct service *svc, uint64_t now_mono, uint64_t
     } else {
         fputs("null", f);
     }
+    fputs(",\"last_event\":", f);
+    if (svc->last_event_wall_ms) {
+        fputs("{\"event\":", f);
+        status_json_string(f, svc->last_event);
+        fprintf(f, ",\"at\":%llu}", (unsigned long long)(svc->last_event_wall_ms / 1000));
+    } else {
+        fputs("null", f);
+    }
     fputs(",\"notify_status\":", f);
     status_json_string(f, svc->notify_status[0] ? svc->notify_status : NULL);
     if (svc->pid)
@@ -293,6 +301,11 @@ void status_detail(FILE *f, const struct service *svc, uint64_t now_mono, uint64
                 budget_limit(b), (unsigned long long)(budget_window_ms(b) / 1000));
     else
         fputs("  budget:      no limit\n", f);
+    if (svc->last_event_wall_ms) {
+        char eat[40];
+        fmt_clock(eat, sizeof eat, svc->last_event_wall_ms, CLOCK_FULL);
+        fprintf(f, "  last event:  %s at %s\n", svc->last_event, eat);
+    }
     if (c->auth.enabled) {
         fprintf(f, "  auth:        token %s (%s %s)\n", svc->auth.fingerprint[0] ? svc->auth.fingerprint : "not read yet",
                 c->auth.token_file ? "file" : "variable", c->auth.token_file ? c->auth.token_file : c->auth.token_env);

@@ -201,3 +201,86 @@ def test_ctl_token_check_offline_never_prints_the_token(h):
     assert rc == 3 and "public key" in out.lower(), out
     rc, _, err, _ = h.run([ninesctl_path(h), "token", "frobnicate"])
     assert rc == 2
+
+
+def _printer(h, name, lines, code):
+    script = h.tmp / f"{name}.sh"
+    script.write_text("".join(f"echo '{l}' >&2\n" for l in lines) + f"exit {code}\n")
+    return f"sh {script}"
+
+
+def test_discord_a1_login_failure_line_parks_after_one_attempt(h):
+    sup = Sup(h)
+    starts = h.tmp / "starts"
+    tok, _ = fake_token(seed=11)
+    tf = h.tmp / "token"
+    tf.write_text(tok)
+    os.chmod(tf, 0o600)
+    script = h.tmp / "bot.sh"
+    script.write_text(f"echo x >> {starts}\nsleep 0.2\n"
+                      "echo 'discord.errors.LoginFailure: Improper token has been passed.' >&2\n"
+                      "sleep 5\nexit 1\n")
+    sup.service("bot", f"sh {script}", auth={"token_file": tf}, restart={"delay": "100ms"})
+    sup.start()
+    sup.wait_state("bot", "AUTHFAIL", timeout=10)
+    assert not wait_for(lambda: len(lines_of(starts)) > 1, 2.0)
+    rc, out, _ = sup.ctl("status", "bot")
+    assert "log: " in out and "AUTHFAIL" in out, out
+    assert sup.stop()[0] == 0
+
+
+def test_discord_a2_gateway_4004_kills_a_retrying_bot(h):
+    sup = Sup(h)
+    starts = h.tmp / "starts"
+    script = h.tmp / "bot.sh"
+    # A bot that logs the 4004 close and would keep retrying forever.
+    script.write_text(f"echo x >> {starts}\nsleep 0.2\n"
+                      "echo 'discord.gateway: Shard ID None WebSocket closed with 4004' >&2\n"
+                      "while :; do sleep 0.1; done\n")
+    tf = h.tmp / "token"
+    tf.write_text(fake_token(seed=12)[0])
+    sup.service("bot", f"sh {script}", auth={"token_file": tf}, restart={"delay": "100ms"})
+    sup.start()
+    sup.wait_state("bot", "AUTHFAIL", timeout=10)
+    stops = [t for t in sup.transitions("bot") if t[2] == "STOPPING"]
+    assert stops and stops[0][3] == "auth"
+    assert not wait_for(lambda: len(lines_of(starts)) > 1, 1.5)
+    assert sup.stop()[0] == 0
+
+
+def test_discord_config_close_4014_is_fatal(h):
+    sup = Sup(h)
+    script = h.tmp / "bot.sh"
+    script.write_text("echo 'discord.errors.PrivilegedIntentsRequired: Shard ID None is requesting "
+                      "privileged intents that have not been explicitly enabled' >&2\n"
+                      "while :; do sleep 0.1; done\n")
+    tf = h.tmp / "token"
+    tf.write_text(fake_token(seed=13)[0])
+    sup.service("bot", f"sh {script}", auth={"token_file": tf})
+    sup.start()
+    sup.wait_state("bot", "FATAL", timeout=10)
+    assert "configuration error" in sup.transitions("bot")[-1][3]
+    assert sup.stop()[0] == 0
+
+
+def test_discord_k7_captured_log_is_redacted(h):
+    tok, _ = fake_token(seed=14)
+    other, _ = fake_token(seed=15)
+    tf = h.tmp / "token"
+    tf.write_text(tok)
+    os.chmod(tf, 0o600)
+    sup = Sup(h)
+    script = h.tmp / "leaky.sh"
+    script.write_text('echo "connecting with $DISCORD_TOKEN"\n'
+                      f'echo "header Authorization: Bot {other}"\n'
+                      'echo "done"\nexec sleep 1000\n')
+    sup.service("bot", f"sh {script}", auth={"token_file": tf})
+    sup.start()
+    logf = sup.log_dir / "bot.log"
+    assert wait_for(lambda: logf.exists() and "done" in logf.read_text(), 5)
+    for text in [logf.read_text(), sup.out(), sup.ctl("log", "bot", "-n", "10")[1],
+                 sup.ctl("status", "bot")[1]]:
+        assert tok not in text and other not in text, text
+        assert tok.split(".")[2] not in text
+    assert "[REDACTED]" in logf.read_text()
+    assert sup.stop()[0] == 0
