@@ -136,7 +136,7 @@ _Static_assert(sizeof section_names / sizeof section_names[0] == SEC_COUNT, "sec
 
 enum key {
 	K_SERVICES_DIR, K_RUN_DIR, K_STATE_DIR, K_LOG_DIR, K_CONSOLE, K_CONTROL_GROUP, K_STATUS_GROUP,
-	K_SHUTDOWN_TIMEOUT,
+	K_SHUTDOWN_TIMEOUT, K_WATCHDOG_DEVICE,
 	K_ALERT_EXEC, K_ALERT_WEBHOOK,
 	K_COMMAND, K_DIRECTORY, K_USER, K_GROUP, K_ENV, K_ENV_FILE, K_AFTER, K_STOP_SIGNAL, K_STOP_TIMEOUT,
 	K_CAPABILITIES, K_READY, K_UMASK, K_PIDFILE, K_LOCKFILE,
@@ -144,7 +144,7 @@ enum key {
 	K_RLIMIT_CPU, K_RLIMIT_FSIZE, K_RLIMIT_DATA,
 	K_POLICY, K_DELAY, K_BACKOFF, K_MAX_DELAY, K_JITTER, K_RESET_AFTER, K_LIMIT, K_NO_RESTART_EXIT_CODES,
 	K_MAX_LIFETIME,
-	K_HEALTH_URL, K_HEALTH_EXEC, K_HEALTH_TCP, K_INTERVAL, K_TIMEOUT, K_START_PERIOD, K_RETRIES, K_EXPECT,
+	K_HEALTH_URL, K_HEALTH_EXEC, K_HEALTH_TCP, K_INTERVAL, K_TIMEOUT, K_START_PERIOD, K_RETRIES, K_EXPECT, K_HEALTH_CA, K_HEALTH_INSECURE,
 	K_TOKEN_FILE, K_TOKEN_ENV, K_FORMAT, K_PATTERNS, K_PATTERN, K_PROBE, K_API,
 	K_LOG_FILE, K_MAX_SIZE, K_MAX_FILES, K_TIMESTAMPS, K_REDACT,
 	K_WATCHDOG,
@@ -168,6 +168,7 @@ static const struct key_def keys[] = {
 	[K_CONTROL_GROUP] = { SEC_NINES, "control_group", false },
 	[K_STATUS_GROUP] = { SEC_NINES, "status_group", false },
 	[K_SHUTDOWN_TIMEOUT] = { SEC_NINES, "shutdown_timeout", false },
+	[K_WATCHDOG_DEVICE] = { SEC_NINES, "watchdog_device", false },
 	[K_ALERT_EXEC] = { SEC_ALERT, "exec", false },
 	[K_ALERT_WEBHOOK] = { SEC_ALERT, "webhook", false },
 	[K_COMMAND] = { SEC_SERVICE, "command", false },
@@ -210,6 +211,8 @@ static const struct key_def keys[] = {
 	[K_START_PERIOD] = { SEC_HEALTH, "start_period", false },
 	[K_RETRIES] = { SEC_HEALTH, "retries", false },
 	[K_EXPECT] = { SEC_HEALTH, "expect", false },
+	[K_HEALTH_CA] = { SEC_HEALTH, "ca", false },
+	[K_HEALTH_INSECURE] = { SEC_HEALTH, "insecure", false },
 	[K_TOKEN_FILE] = { SEC_AUTH, "token_file", false },
 	[K_TOKEN_ENV] = { SEC_AUTH, "token_env", false },
 	[K_FORMAT] = { SEC_AUTH, "format", false },
@@ -1017,6 +1020,7 @@ static void main_free(struct config_main *m)
 	free(m->alert_exec);
 	words_free(m->alert_argv);
 	free(m->alert_webhook);
+	free(m->watchdog_device);
 }
 
 static void apply_main(struct ini_file *F, const struct entry *e, struct config_main *m, const char *base)
@@ -1035,6 +1039,7 @@ static void apply_main(struct ini_file *F, const struct entry *e, struct config_
 	case K_CONTROL_GROUP: get_group(F, e, &m->control_group, &m->control_gid, OPT_EMPTY_OK); break;
 	case K_STATUS_GROUP: get_group(F, e, &m->status_group, &m->status_gid, OPT_EMPTY_OK); break;
 	case K_SHUTDOWN_TIMEOUT: get_duration(F, e, &m->shutdown_timeout_ms, 0); break;
+	case K_WATCHDOG_DEVICE: get_path(F, e, &m->watchdog_device, base, OPT_EMPTY_OK); break;
 	case K_ALERT_EXEC: get_command(F, e, &m->alert_exec, &m->alert_argv, NULL, OPT_EMPTY_OK); break;
 	case K_ALERT_WEBHOOK: get_url(F, e, &m->alert_webhook, OPT_EMPTY_OK); break;
 	default: break; /* find_key() only returns keys of [nines] and [alert] here */
@@ -1443,6 +1448,8 @@ static void apply_health(struct ini_file *F, const struct entry *e, struct confi
 		if (parse_http_ranges(e->value, &h->expect) < 0)
 			bad_value(F, e, "HTTP status codes or ranges such as 200-399 or 200,204,301-302");
 		break;
+	case K_HEALTH_CA: get_path(F, e, &h->ca_file, NULL, OPT_EMPTY_OK); break;
+	case K_HEALTH_INSECURE: get_bool(F, e, &h->insecure); break;
 	default: break;
 	}
 }
@@ -1599,6 +1606,7 @@ static void service_free(struct config_service *s)
 	free(s->pidfile);
 	free(s->lockfile);
 	free(s->health.target);
+	free(s->health.ca_file);
 	words_free(s->health.argv);
 	free(s->health.host);
 	free(s->auth.token_file);
@@ -1994,7 +2002,7 @@ static bool health_equal(const struct config_health *a, const struct config_heal
 {
 	if (a->kind != b->kind || !streq(a->target, b->target) || a->interval_ms != b->interval_ms ||
 	    a->timeout_ms != b->timeout_ms || a->start_period_ms != b->start_period_ms || a->retries != b->retries ||
-	    a->expect.n != b->expect.n)
+	    a->expect.n != b->expect.n || !streq(a->ca_file, b->ca_file) || a->insecure != b->insecure)
 		return false;
 	for (size_t i = 0; i < a->expect.n; i++) {
 		if (a->expect.r[i].lo != b->expect.r[i].lo || a->expect.r[i].hi != b->expect.r[i].hi)

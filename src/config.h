@@ -90,6 +90,7 @@ struct config_main {
 	char *alert_exec;             /* [alert] exec as written, NULL: none */
 	char **alert_argv;            /* alert_exec split into words, NULL: none */
 	char *alert_webhook;          /* NULL: none */
+	char *watchdog_device;        /* e.g. /dev/watchdog, fed while the loop is healthy; NULL: none */
 };
 
 /* ---- service ---- */
@@ -124,6 +125,8 @@ struct config_health {
 	uint64_t start_period_ms;     /* default 0 */
 	unsigned retries;             /* default 3 */
 	struct parse_http_ranges expect; /* url only; default 200-399 */
+	char *ca_file;                /* https: PEM bundle to trust instead of the system's; NULL */
+	bool insecure;                /* https: skip certificate verification (self-signed, tests) */
 };
 
 struct config_pattern {

@@ -134,7 +134,7 @@ int instance_find_survivors(const struct instance *in, pid_t **out, size_t *n)
     *out = NULL;
     *n = 0;
     if (sv.plen) {
-        int rc = proctree_scan("NINES_INSTANCE", visit, &sv);
+        int rc = proctree_scan("NINES_INSTANCE", true, visit, &sv);
         if (rc < 0) {
             free(sv.v);
             return rc;

@@ -536,8 +536,41 @@ static int http_setup(struct probe *pr, CURL *e, const struct probe_request *req
     return 0;
 }
 
+/* libcurl is set up on the first HTTP check, not at start: its init costs a few MB of memory
+ * that a nines without HTTP checks has no reason to pay (bench/RESULTS.md). */
+static int curl_setup(struct prober *p)
+{
+    if (p->multi)
+        return 0;
+    if (!p->curl_global) {
+        if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+            return -EIO;
+        p->curl_global = true;
+    }
+    const curl_version_info_data *vi = curl_version_info(CURLVERSION_NOW);
+    p->async_dns = vi && (vi->features & CURL_VERSION_ASYNCHDNS);
+    if (!p->async_dns)
+        log_warn("libcurl %s has no asynchronous resolver: health URLs must use IP addresses",
+                 vi ? vi->version : "?");
+    CURLM *m = curl_multi_init();
+    if (!m)
+        return -ENOMEM;
+    if (curl_multi_setopt(m, CURLMOPT_SOCKETFUNCTION, sock_cb) != CURLM_OK ||
+        curl_multi_setopt(m, CURLMOPT_SOCKETDATA, (void *)p) != CURLM_OK ||
+        curl_multi_setopt(m, CURLMOPT_TIMERFUNCTION, curl_timer_cb) != CURLM_OK ||
+        curl_multi_setopt(m, CURLMOPT_TIMERDATA, (void *)p) != CURLM_OK) {
+        curl_multi_cleanup(m);
+        return -EIO;
+    }
+    p->multi = m;
+    return 0;
+}
+
 static int http_start(struct prober *p, struct probe *pr, const struct probe_request *req)
 {
+    int cr = curl_setup(p);
+    if (cr < 0)
+        return cr;
     if (!p->async_dns && !url_host_needs_no_dns(req->url)) {
         result_set(pr, PROBE_UNHEALTHY, "host name needs async DNS, which this libcurl lacks");
         defer_delivery(p, pr);
@@ -732,34 +765,8 @@ int prober_init(struct prober *p, struct loop *loop, const struct sigstate *sig)
     p->loop = loop;
     p->sig = sig;
     timer_init(&p->curl_timer, on_curl_timer, p);
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-        return -EIO;
-    p->curl_global = true;
-    const curl_version_info_data *vi = curl_version_info(CURLVERSION_NOW);
-    p->async_dns = vi && (vi->features & CURL_VERSION_ASYNCHDNS);
-    int r = -ENOMEM;
-    p->multi = curl_multi_init();
-    if (!p->multi)
-        goto fail;
-    if (curl_multi_setopt(p->multi, CURLMOPT_SOCKETFUNCTION, sock_cb) != CURLM_OK ||
-        curl_multi_setopt(p->multi, CURLMOPT_SOCKETDATA, (void *)p) != CURLM_OK ||
-        curl_multi_setopt(p->multi, CURLMOPT_TIMERFUNCTION, curl_timer_cb) != CURLM_OK ||
-        curl_multi_setopt(p->multi, CURLMOPT_TIMERDATA, (void *)p) != CURLM_OK) {
-        r = -EIO;
-        goto fail;
-    }
     p->devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
-    if (p->devnull < 0) {
-        r = -errno;
-        goto fail;
-    }
-    if (!p->async_dns)
-        log_warn("libcurl %s has no asynchronous resolver: health URLs must use IP addresses",
-                 vi ? vi->version : "?");
-    return 0;
-fail:
-    prober_free(p);
-    return r;
+    return p->devnull < 0 ? -errno : 0;
 }
 
 void prober_free(struct prober *p)
@@ -863,6 +870,8 @@ int probe_request_from_config(struct probe_request *req, const struct config_hea
         req->kind = PROBE_KIND_HTTP;
         req->url = h->target;
         req->expect = &h->expect;
+        req->ca_file = h->ca_file;
+        req->insecure = h->insecure;
         return 0;
     case CONFIG_HEALTH_TCP:
         req->kind = PROBE_KIND_TCP;

@@ -198,7 +198,7 @@ static const char *read_marker(pid_t pid, const char *key, char *buf, size_t len
     return environ_find(buf, (size_t)n, key, strlen(key));
 }
 
-int proctree_scan(const char *env_key, proc_visit_fn fn, void *ctx)
+int proctree_scan(const char *env_key, bool all_markers, proc_visit_fn fn, void *ctx)
 {
     DIR *d = opendir("/proc");
     if (!d)
@@ -226,7 +226,8 @@ int proctree_scan(const char *env_key, proc_visit_fn fn, void *ctx)
         if (state == 'Z')
             continue; /* zombies are only waiting to be reaped; they need no signal */
         struct proc_info pi = {pid, (pid_t)ppid, (pid_t)pgrp, (pid_t)sid};
-        fn(ctx, &pi, read_marker(pid, env_key, envbuf, ENVBUF));
+        bool want = all_markers || pi.ppid == self;
+        fn(ctx, &pi, want ? read_marker(pid, env_key, envbuf, ENVBUF) : NULL);
     }
     free(envbuf);
     closedir(d);

@@ -37,9 +37,12 @@ int proctree_info(pid_t pid, struct proc_info *out);
  * in its initial environment (NULL when absent or unreadable). */
 typedef void (*proc_visit_fn)(void *ctx, const struct proc_info *p, const char *marker);
 
-/* Calls fn for every process but nines, reading /proc/PID/stat and /proc/PID/environ. The
- * environment marker finds what a service started even after it called setsid() and its parent
- * died (the tree is then gone from the ppid links). Returns 0 or -errno. */
-int proctree_scan(const char *env_key, proc_visit_fn fn, void *ctx);
+/* Calls fn for every process but nines, reading /proc/PID/stat and, for the marker, its
+ * /proc/PID/environ: of every process when all_markers, else only of nines' own children (the
+ * orphans it adopted: a process that left its session but whose parent lives is still found by
+ * following ppid links, and reading environ costs ~40 us a process). The environment marker
+ * finds what a service started even after it called setsid() and its parent died. Returns 0 or
+ * -errno. */
+int proctree_scan(const char *env_key, bool all_markers, proc_visit_fn fn, void *ctx);
 
 #endif

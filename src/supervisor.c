@@ -167,19 +167,74 @@ static void found_push(struct found *f, pid_t pid)
     f->pids[f->n++] = pid;
 }
 
-static void scan_visit(void *ctx, const struct proc_info *pi, const char *marker)
+struct procs {
+    struct proc_info *v;
+    char **markers; /* parallel to v: a copy of NINES_INSTANCE when read, else NULL */
+    size_t n, cap;
+    bool nomem;
+};
+
+static void collect_visit(void *ctx, const struct proc_info *pi, const char *marker)
 {
-    struct scan *sc = ctx;
-    for (size_t i = 0; i < sc->n; i++) {
-        struct found *f = &sc->f[i];
-        if (pi->sid != f->svc->sid && (!marker || strcmp(marker, f->svc->instance)))
-            continue;
-        /* Still in the main process's group, which already got stop_signal from
-         * service_stop(): a second one would interrupt its handler. */
-        if (pi->pgid == f->svc->sid && f->svc->stop_why != STOP_NONE)
-            service_note_signalled(f->svc, pi->pid);
-        found_push(f, pi->pid);
-        return;
+    struct procs *ps = ctx;
+    if (ps->n == ps->cap) {
+        size_t cap = ps->cap ? ps->cap * 2 : 256;
+        struct proc_info *v = realloc(ps->v, cap * sizeof *v);
+        char **m = v ? realloc(ps->markers, cap * sizeof *m) : NULL;
+        if (v)
+            ps->v = v;
+        if (!v || !m) {
+            ps->nomem = true;
+            return;
+        }
+        ps->markers = m;
+        ps->cap = cap;
+    }
+    ps->v[ps->n] = *pi;
+    ps->markers[ps->n] = marker ? strdup(marker) : NULL;
+    if (marker && !ps->markers[ps->n])
+        ps->nomem = true;
+    ps->n++;
+}
+
+static void procs_free(struct procs *ps)
+{
+    for (size_t i = 0; i < ps->n; i++)
+        free(ps->markers[i]);
+    free(ps->markers);
+    free(ps->v);
+}
+
+static bool found_has(const struct found *f, pid_t pid)
+{
+    for (unsigned j = 0; j < f->n; j++)
+        if (f->pids[j] == pid)
+            return true;
+    return false;
+}
+
+/* A generation's leftovers: its session, its NINES_INSTANCE marker (read for adopted orphans),
+ * and, to a fixed point, every process whose parent is one of them. */
+static void attribute(struct found *f, const struct procs *ps)
+{
+    const struct service *svc = f->svc;
+    for (size_t i = 0; i < ps->n; i++) {
+        const struct proc_info *pi = &ps->v[i];
+        if (pi->sid == svc->sid || (ps->markers[i] && !strcmp(ps->markers[i], svc->instance))) {
+            /* Still in the main process's group, which already got stop_signal from
+             * service_stop(): a second one would interrupt its handler. */
+            if (pi->pgid == svc->sid && svc->stop_why != STOP_NONE)
+                service_note_signalled(f->svc, pi->pid);
+            found_push(f, pi->pid);
+        }
+    }
+    for (bool grew = f->n > 0; grew;) {
+        grew = false;
+        for (size_t i = 0; i < ps->n; i++)
+            if (!found_has(f, ps->v[i].pid) && found_has(f, ps->v[i].ppid)) {
+                found_push(f, ps->v[i].pid);
+                grew = true;
+            }
     }
 }
 
@@ -194,11 +249,12 @@ static void add_cgroup_pids(struct supervisor *s, struct found *f)
         return;
     }
     for (size_t i = 0; i < n; i++) {
-        bool seen = false;
-        for (unsigned j = 0; j < f->n && !seen; j++)
-            seen = f->pids[j] == v[i];
-        if (!seen && proctree_alive(v[i]))
-            found_push(f, v[i]);
+        struct proc_info pi;
+        if (found_has(f, v[i]) || !proctree_alive(v[i]) || proctree_info(v[i], &pi) < 0)
+            continue;
+        if (pi.pgid == f->svc->sid && f->svc->stop_why != STOP_NONE)
+            service_note_signalled(f->svc, v[i]); /* got stop_signal through the group */
+        found_push(f, v[i]);
     }
     free(v);
 }
@@ -215,11 +271,21 @@ static void on_scan_timer(struct loop *loop, struct timer *t)
     for (size_t i = 0; i < s->n_svcs; i++)
         if (s->svcs[i]->tree_left)
             sc.f[sc.n++].svc = s->svcs[i];
-    int rc = sc.n ? proctree_scan("NINES_INSTANCE", scan_visit, &sc) : 0;
+    /* With a cgroup per service its member list is the whole truth (nothing escapes a cgroup)
+     * and costs one small read; /proc is walked only without one. */
+    struct procs ps = {0};
+    int rc = sc.n && !s->cg.ok ? proctree_scan("NINES_INSTANCE", false, collect_visit, &ps) : 0;
     if (rc < 0)
         log_warn("cannot scan /proc: %s", strerror(-rc));
-    for (size_t i = 0; rc == 0 && i < sc.n; i++)
-        add_cgroup_pids(s, &sc.f[i]);
+    if (ps.nomem)
+        rc = -ENOMEM;
+    for (size_t i = 0; rc == 0 && i < sc.n; i++) {
+        if (s->cg.ok)
+            add_cgroup_pids(s, &sc.f[i]);
+        else
+            attribute(&sc.f[i], &ps);
+    }
+    procs_free(&ps);
     bool again = false;
     for (size_t i = 0; i < sc.n; i++) {
         if (rc < 0 || sc.f[i].nomem)

@@ -20,7 +20,9 @@
 
 /* While a generation's leftovers are being stopped, rescan at least this often: SIGCHLD from
  * the reap loop triggers scans too, this only bounds how long a miss can last. */
-enum { RESCAN_MS = 500, SAVE_DELAY_MS = 50, ORPHAN_GRACE_MS = 5000 };
+/* SAVE_DELAY_MS: the state file is on disk within a second, and its fsyncs stay off the
+ * restart path (a crash-loop restart with delay 0 must not wait for them). */
+enum { RESCAN_MS = 500, SAVE_DELAY_MS = 1000, ORPHAN_GRACE_MS = 5000 };
 
 struct supervisor {
     const struct supervisor_opts *opts;

@@ -174,7 +174,7 @@ def ns(*argv):
     return NS_PREFIX + [str(a) for a in argv]
 
 
-def run_many(argvs, workers=4, timeout=20.0, input=None):
+def run_many(argvs, workers=4, timeout=20.0, input=None, env=None):
     """Run every argv (list of lists) through a small thread pool.
 
     Returns a list of (argv, returncode, stdout, stderr); returncode is None for a run that did
@@ -183,7 +183,7 @@ def run_many(argvs, workers=4, timeout=20.0, input=None):
     def one(argv):
         try:
             p = subprocess.run(argv, input=input, capture_output=True, timeout=timeout,
-                               stdin=None if input is not None else subprocess.DEVNULL)
+                               stdin=None if input is not None else subprocess.DEVNULL, env=env)
             return argv, p.returncode, p.stdout, p.stderr
         except subprocess.TimeoutExpired as e:
             return argv, None, e.stdout or b"", e.stderr or b""
@@ -263,7 +263,15 @@ class Harness:
 
     def init_pid(self, unshare_popen, timeout=10.0):
         """Host pid of PID 1 of the namespace created by an `unshare --fork` Popen."""
-        pid = wait_for(lambda: (children(unshare_popen.pid) or [None])[0], timeout)
+        def first_child():
+            if unshare_popen.poll() is not None:
+                return -1  # gone: stop polling, report below
+            return (children(unshare_popen.pid) or [None])[0]
+        pid = wait_for(first_child, timeout)
+        if pid == -1:
+            pytest.fail(f"PID 1 of the namespace exited before the test could look at it: "
+                        f"unshare rc={unshare_popen.returncode}, stderr "
+                        f"{self.err(unshare_popen)!r}, stdout {self.out(unshare_popen)!r}")
         assert pid, "unshare did not fork PID 1 of the namespace"
         return pid
 
