@@ -19,7 +19,8 @@ endif
 
 PKGS     = libcurl inih libcap
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS))
+# libcurl is not linked: src/curlso.c loads it on the first HTTP request (start-up cost).
+PKG_LIBS   := $(shell pkg-config --libs inih libcap) -ldl
 CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka)
 
 CFLAGS  ?= $(OPT)

@@ -8,7 +8,7 @@
 
 #include <arpa/inet.h>
 #include <ctype.h>
-#include <curl/curl.h>
+#include "curlso.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -243,6 +243,8 @@ int probe_parse_retry_after(const char *value, time_t now, uint64_t *ms)
         *ms = v >= cap / 1000 ? cap : v * 1000 + frac;
         return 0;
     }
+    if (curlso_load() < 0)
+        return -EINVAL; /* an HTTP date needs libcurl's parser */
     time_t when = curl_getdate(buf, NULL); /* RFC 1123, RFC 850 and asctime forms */
     if (when == (time_t)-1)
         return -EINVAL;
@@ -542,6 +544,9 @@ static int curl_setup(struct prober *p)
 {
     if (p->multi)
         return 0;
+    int lr = curlso_load();
+    if (lr < 0)
+        return lr;
     if (!p->curl_global) {
         if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
             return -EIO;
