@@ -10,7 +10,7 @@ cd "$(dirname "$0")"
 # Build tools, libraries (pkg-config names libcurl, inih, libcap), test tools. procps gives ps/pkill
 # to the tests; tini and dumb-init are the peers bench/ compares against.
 PACKAGES="gcc make libc6-dev pkg-config libcurl4-openssl-dev libinih-dev libcap-dev libcmocka-dev
-python3 python3-pytest procps util-linux bsdutils cppcheck tini dumb-init"
+python3 python3-pytest python3-discord procps util-linux bsdutils cppcheck openssl tini dumb-init"
 
 deps() {
     missing=""
@@ -62,21 +62,58 @@ run_tests() {
     echo "== all tests passed (normal and ASan+UBSan builds)"
 }
 
+# The demo: nines in the foreground supervising a fake Discord and the sample discord.py bot
+# (services/bot/bot.py), with health checks, sd_notify readiness and a token file. Everything
+# lives in build/demo; Ctrl-C stops it all.
 demo() {
-    N=build/nines
-    echo "== nines as PID 1 of a new PID namespace (unshare --pid --fork --mount-proc)"
-    echo "   the child starts 200 short-lived orphans, then a daemon that traps TERM,"
-    echo "   then exits 3; nines reaps them all, stops the daemon gracefully, exits 3."
-    set +e
-    unshare --pid --fork --mount-proc "$N" -v -- sh -c '
-        for i in $(seq 200); do sh -c "sleep 0.2 &"; done
-        setsid sh -c "trap \"echo daemon: got TERM, finishing; sleep 0.5; echo daemon: done; exit 0\" TERM
-                      while :; do sleep 0.1; done" &
-        sleep 0.5
-        echo "child: $(ps -eo stat= | grep -c ^Z) zombies left, exiting 3"
-        exit 3'
-    echo "== nines exited with $? (the child's status)"
-    echo "== the tini-style use in a container: ENTRYPOINT [\"nines\", \"--\"]"
+    d="$PWD/build/demo"
+    rm -rf "$d"
+    mkdir -p "$d/services" "$d/run" "$d/state" "$d/log"
+    # A fake token for the fake Discord, built from parts like the tests do.
+    tok=$(/usr/bin/python3 -c 'import sys; sys.path.insert(0, "tests/pytest"); from tokens import fake_token; print(fake_token()[0])')
+    printf '%s\n' "$tok" > "$d/token"
+    printf '%s\n' "$tok" > "$d/valid-tokens"
+    chmod 600 "$d/token"
+    cat > "$d/nines.conf" <<EOF2
+[nines]
+services_dir = $d/services
+run_dir = $d/run
+state_dir = $d/state
+log_dir = $d/log
+console = yes
+EOF2
+    cat > "$d/services/fake-discord.conf" <<EOF2
+[service]
+command = /usr/bin/python3 $PWD/tests/fake_discord.py --port 18089 --token-file $d/valid-tokens
+ready = healthy
+[health]
+tcp = 127.0.0.1:18089
+interval = 1s
+EOF2
+    cat > "$d/services/bot.conf" <<EOF2
+[service]
+command = /usr/bin/python3 $PWD/services/bot/bot.py
+env = HEALTH_PORT=18081
+env = DISCORD_API_BASE=http://127.0.0.1:18089/api/v10
+after = fake-discord
+ready = notify
+[restart]
+delay = 1s
+[health]
+url = http://127.0.0.1:18081/health
+interval = 5s
+start_period = 30s
+[auth]
+token_file = $d/token
+[notify]
+watchdog = 30s
+EOF2
+    echo "== nines supervising a fake Discord and the sample discord.py bot (Ctrl-C stops all)"
+    echo "   in another terminal:  $PWD/build/ninesctl -s $d/run/control.sock status"
+    echo "                         $PWD/build/ninesctl -s $d/run/control.sock log bot -f"
+    echo "   revoke the token:     curl -d '{\"all\":true}' http://127.0.0.1:18089/_control/revoke"
+    echo "   then a new token:     (see tests/pytest/test_bot.py) -> AUTHFAIL, then RUNNING again"
+    exec build/nines -c "$d/nines.conf"
 }
 
 case "${1:-build}" in
