@@ -634,6 +634,9 @@ def test_pid1_t8_inherited_fds(h):
         os.close(f)
     try:
         child = h.child_running(p.pid, "sleep")
+        # Right after exec the dynamic loader briefly holds libc open on fd 3: wait until the
+        # program's own fd table has settled (only what it inherited).
+        wait_for(lambda: not any(".so" in t for t in fd_targets(child).values()), 5)
         child_fds = fd_targets(child)
         for fd, target in ours.items():
             assert child_fds.get(fd) == target, f"child lacks inherited fd {fd} ({target})"
