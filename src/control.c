@@ -115,7 +115,7 @@ static void json_unknown(FILE *f, struct supervisor *s, const struct proto_reque
         status_json_string(f, req->names[i]);
         first = false;
     }
-    fputs("]}\n", f);
+    fputc(']', f);
 }
 
 static void do_status(struct supervisor *s, struct ctl_conn *conn, const struct proto_request *req)
@@ -156,8 +156,13 @@ static void do_status(struct supervisor *s, struct ctl_conn *conn, const struct 
             status_tail(m.f, v[i], 10);
         }
     }
-    if (json)
+    uint64_t merged = s->alerter_ok ? alerter_dropped(&s->alerter) : 0;
+    if (json) {
         json_unknown(m.f, s, req);
+        fprintf(m.f, ",\"alerts\":{\"merged\":%llu}}\n", (unsigned long long)merged);
+    } else if (merged) {
+        fprintf(m.f, "(alerts: %llu older events merged into newer ones)\n", (unsigned long long)merged);
+    }
     free(v);
     /* supervisorctl's LSB codes: 4 unknown name, 3 something not running, 0 all running. */
     mem_send(&m, conn, unknown ? 4 : all_running ? 0 : 3);

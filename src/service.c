@@ -70,6 +70,13 @@ static void set_state(struct service *svc, enum svc_state st, const char *fmt, .
         svc->state = st;
         svc->since_ms = now_ms();
         svc->since_wall_ms = wall_ms();
+        if (st == SVC_FATAL || st == SVC_AUTHFAIL) {
+            svc->alerted_bad = true;
+            svc->host->alert(svc->host->ctx, svc, svc_state_name(st), svc->reason);
+        } else if (st == SVC_RUNNING && svc->alerted_bad) {
+            svc->alerted_bad = false;
+            svc->host->alert(svc->host->ctx, svc, "RECOVERED", svc->reason);
+        }
     }
     svc->host->changed(svc->host->ctx, svc);
 }
@@ -797,6 +804,11 @@ static void health_failed(struct service *svc, const struct probe_result *r, uin
         return;
     svc->health = HEALTH_UNHEALTHY;
     log_warn("%s: unhealthy after %u failed checks; restarting", name_of(svc), svc->health_failures);
+    char why[200];
+    snprintf(why, sizeof why, "%u failed health checks, last: %s; restarting", svc->health_failures,
+             r->detail);
+    svc->alerted_bad = true;
+    svc->host->alert(svc->host->ctx, svc, "UNHEALTHY", why);
     service_stop(svc, STOP_HEALTH);
 }
 

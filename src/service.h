@@ -62,6 +62,8 @@ struct service_host {
     void (*changed)(void *ctx, struct service *svc); /* state, want or counters changed */
     void (*rescan)(void *ctx); /* look for svc's leftover processes soon (service_tree_result) */
     void (*output)(void *ctx, struct service *svc); /* new lines in svc->log.ring */
+    /* A transition that matters for people (FATAL, AUTHFAIL, UNHEALTHY, RECOVERED). */
+    void (*alert)(void *ctx, struct service *svc, const char *state, const char *reason);
     void *ctx;
 };
 
@@ -115,6 +117,7 @@ struct service {
     struct probe_result health_last;
     uint64_t health_last_wall_ms;
     struct authsrc auth;         /* the token, re-read at every start; only its fingerprint shows */
+    bool alerted_bad;            /* an alert for a bad state went out: RUNNING again is news */
     char last_event[200];        /* the last pattern matched in its output ("auth: 4004") */
     uint64_t last_event_wall_ms;
     char config_event[200];      /* what made it FATAL by a config-class event */

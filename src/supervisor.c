@@ -131,6 +131,13 @@ static void output(void *ctx, struct service *svc)
         control_output(s, svc);
 }
 
+static void alert(void *ctx, struct service *svc, const char *state, const char *reason)
+{
+    struct supervisor *s = ctx;
+    if (s->alerter_ok)
+        alerter_event(&s->alerter, svc->conf->name, state, reason);
+}
+
 static void rescan(void *ctx)
 {
     struct supervisor *s = ctx;
@@ -321,6 +328,8 @@ static void reap(struct supervisor *s)
             break;
         if (s->prober_ok && prober_child_exited(&s->prober, pid, status))
             continue; /* an exec health check */
+        if (s->alerter_ok && alerter_child_exited(&s->alerter, pid, status))
+            continue; /* the alert hook */
         struct service *svc = service_by_pid(s, pid);
         if (svc)
             service_on_exit(svc, status);
@@ -589,6 +598,9 @@ int sup_reload(struct supervisor *s, struct config_errors *errs)
     for (size_t i = 0; i < s->n_svcs; i++)
         service_poke(s->svcs[i]);
     watch_tokens(s);
+    if (s->alerter_ok &&
+        alerter_configure(&s->alerter, s->cfg->main.alert_argv, s->cfg->main.alert_webhook) < 0)
+        log_error("cannot apply the new [alert] settings");
     if (s->ctl)
         ctl_set_groups(s->ctl, s->cfg->main.control_group ? s->cfg->main.control_gid : CTL_NO_GID,
                        s->cfg->main.status_group ? s->cfg->main.status_gid : CTL_NO_GID);
@@ -920,6 +932,11 @@ static int setup(struct supervisor *s)
     timer_init(&s->shutdown_timer, on_shutdown_timer, s);
     timer_init(&s->settle_timer, on_settle_timer, s);
     timer_init(&s->parent_wd_timer, on_parent_wd, s);
+    const struct config_main *m = &s->cfg->main;
+    int arc = alerter_init(&s->alerter, s->loop, &s->sig, m->alert_argv, m->alert_webhook);
+    s->alerter_ok = arc == 0;
+    if (arc < 0)
+        log_error("cannot set up alerts: %s", strerror(-arc));
     int prc = prober_init(&s->prober, s->loop, &s->sig);
     s->prober_ok = prc == 0;
     if (prc < 0)
@@ -946,6 +963,7 @@ static int setup(struct supervisor *s)
         .changed = changed,
         .rescan = rescan,
         .output = output,
+        .alert = alert,
         .ctx = s,
     };
     return loop_watch(s->loop, &s->sigw, EPOLLIN);
@@ -960,6 +978,9 @@ static void teardown(struct supervisor *s)
     if (s->prober_ok)
         prober_free(&s->prober);
     s->prober_ok = false;
+    if (s->alerter_ok)
+        alerter_free(&s->alerter);
+    s->alerter_ok = false;
     if (timer_active(&s->save_timer))
         on_save_timer(s->loop, &s->save_timer); /* last state on disk before exit */
     for (size_t i = 0; i < s->n_svcs; i++) {

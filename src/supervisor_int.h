@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "alert.h"
 #include "config.h"
 #include "instance.h"
 #include "ctl.h"
@@ -57,6 +58,8 @@ struct supervisor {
     bool parent_ready_sent;
     struct timer parent_wd_timer; /* WATCHDOG=1 to the parent at half its WATCHDOG_USEC */
     struct prober prober;         /* health checks (curl multi on the loop, TCP, exec) */
+    struct alerter alerter;       /* [alert] exec hook and webhook */
+    bool alerter_ok;
     struct watcher inotify;       /* token files' directories (fd -1: inotify unavailable) */
     bool prober_ok;
 };

@@ -191,7 +191,7 @@ def test_ctl_status_json_shape(h):
     rc, out, err = sup.ctl("status", "--json")
     assert rc == 3, (out, err)
     doc = json.loads(out)
-    assert list(doc) == ["services", "unknown"] and doc["unknown"] == []
+    assert list(doc) == ["services", "unknown", "alerts"] and doc["unknown"] == []
     got = {s["name"]: s for s in doc["services"]}
     assert set(got) == {"up", "crash"}
     for s in got.values():
