@@ -4,6 +4,7 @@
 #include "supervisor_int.h"
 
 #include "log.h"
+#include "logfile.h"
 #include "status.h"
 #include "util.h"
 
@@ -436,23 +437,18 @@ static void do_recover(struct supervisor *s, struct ctl_conn *conn, const struct
 
 /* ---- log ---- */
 
-/* One ring line as `2026-11-29T21:33:02.123+0000 err | text`. Returns as ctl_write. */
+/* One ring line as in the log file: `2026-11-29T21:33:02.123+00:00 err | text`, with `err+`
+ * for a piece of a longer line that continues in the next one. Returns as ctl_write. */
 static int write_line(struct ctl_conn *conn, const struct ring_line *l)
 {
-    time_t t = (time_t)(l->wall_ms / 1000);
-    struct tm tm;
-    char ts[40] = "?";
-    if (localtime_r(&t, &tm)) {
-        char zone[8];
-        strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%S", &tm);
-        strftime(zone, sizeof zone, "%z", &tm);
-        size_t n = strlen(ts);
-        snprintf(ts + n, sizeof ts - n, ".%03u%s", (unsigned)(l->wall_ms % 1000), zone);
-    }
-    int rc = ctl_printf(conn, "%s %s | ", ts, l->stream == RING_STDERR ? "err" : "out");
+    struct tsfmt ts = {0};
+    char when[40];
+    tsfmt_format(&ts, l->wall_ms, when);
+    const char *label = l->stream == RING_STDERR ? "err" : "out";
+    int rc = ctl_printf(conn, "%s %s%s | ", when, label, (l->flags & RING_CUT) ? "+" : "");
     if (rc == 0)
         rc = ctl_write(conn, l->data, l->len);
-    if (rc == 0 && !(l->flags & RING_CUT))
+    if (rc == 0)
         rc = ctl_write(conn, "\n", 1);
     return rc;
 }

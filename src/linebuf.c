@@ -13,9 +13,11 @@ void linebuf_feed(struct linebuf *lb, const char *data, size_t n, line_fn fn, vo
         const char *nl = memchr(data, '\n', n);
         size_t take = nl ? (size_t)(nl - data) : n;
         size_t room = LINEBUF_MAX - lb->len;
-        if (take > room || (!nl && take == room)) {
+        if (take > room) {
             /* The line does not fit: deliver the buffer filled up to LINEBUF_MAX as one piece,
-             * marked as cut, and go on with the rest of the same line. */
+             * marked as cut, and go on with the rest of the same line. A line of exactly
+             * LINEBUF_MAX bytes stays whole: it is cut only when one more byte that is not its
+             * newline arrives. */
             memcpy(lb->buf + lb->len, data, room);
             fn(ctx, lb->buf, LINEBUF_MAX, true, false);
             lb->len = 0;

@@ -49,8 +49,8 @@ static void to_console(struct logcap *lc, const char *line, size_t len)
     memcpy(buf + p, line, len);
     size_t n = (size_t)p + len;
     buf[n++] = '\n';
-    if (write(lc->host->console_fd, buf, n) != (ssize_t)n)
-        lc->console_dropped++; /* EAGAIN on a full pipe: dropped, never waited for */
+    if (recwriter_write(lc->host->console_w, buf, n) < 0)
+        lc->console_dropped++; /* a full pipe: dropped, never waited for */
 }
 
 static void on_line(void *ctx, const char *line, size_t len, bool cut, bool partial)

@@ -24,8 +24,8 @@ struct logcap;
 /* What capture needs from its owner. */
 struct logcap_host {
     struct loop *loop;
-    bool console;   /* copy lines to console_fd as "NAME | line" */
-    int console_fd; /* nines' stdout */
+    bool console;               /* copy lines to the console as "NAME | line" */
+    struct recwriter *console_w; /* nines' stdout, shared by every service */
     void (*output)(void *ctx); /* new lines are in the ring (log followers) */
     /* A line matched a pattern (auth, config, rate limit); line is already redacted. */
     void (*event)(void *ctx, const struct pattern_hit *hit, const char *line, size_t len);
@@ -52,7 +52,7 @@ struct logcap {
     bool redact;              /* [log] redact: secrets masked in file, console and ring */
     struct redactor redactor; /* knows the service's current token */
     uint64_t lines;           /* lines captured since start */
-    uint64_t console_dropped; /* lines the console could not take (a full pipe) */
+    uint64_t console_dropped; /* of this service's lines, those the console could not take */
 };
 
 /* Prepares capture for service conf (its name is copied; its patterns are borrowed: call

@@ -9,6 +9,68 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+void recwriter_init(struct recwriter *rw, int fd)
+{
+    memset(rw, 0, sizeof *rw);
+    rw->fd = fd;
+}
+
+void recwriter_free(struct recwriter *rw)
+{
+    free(rw->pend);
+    rw->pend = NULL;
+    rw->pend_len = rw->pend_cap = 0;
+}
+
+static int flush_pending(struct recwriter *rw)
+{
+    while (rw->pend_len) {
+        ssize_t w = write(rw->fd, rw->pend, rw->pend_len);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return w < 0 ? -errno : -EAGAIN;
+        memmove(rw->pend, rw->pend + w, rw->pend_len - (size_t)w);
+        rw->pend_len -= (size_t)w;
+    }
+    return 0;
+}
+
+static void keep_tail(struct recwriter *rw, const char *tail, size_t len)
+{
+    if (len > rw->pend_cap) {
+        char *p = realloc(rw->pend, len);
+        if (!p) {
+            rw->dropped++; /* the record stays cut; the next one starts clean */
+            return;
+        }
+        rw->pend = p;
+        rw->pend_cap = len;
+    }
+    memcpy(rw->pend, tail, len);
+    rw->pend_len = len;
+}
+
+int recwriter_write(struct recwriter *rw, const char *buf, size_t len)
+{
+    int rc = flush_pending(rw);
+    if (rc < 0) {
+        rw->dropped++;
+        return rc == -EAGAIN ? -EAGAIN : rc;
+    }
+    ssize_t w;
+    do
+        w = write(rw->fd, buf, len);
+    while (w < 0 && errno == EINTR);
+    if (w < 0) {
+        rw->dropped++;
+        return -errno;
+    }
+    if ((size_t)w < len)
+        keep_tail(rw, buf + w, len - (size_t)w);
+    return 0;
+}
+
 static void try_open(struct logfile *lf, uint64_t now)
 {
     /* O_NONBLOCK: opening a FIFO without a reader fails (ENXIO) instead of blocking, and a full
@@ -28,6 +90,8 @@ static void try_open(struct logfile *lf, uint64_t now)
     }
     lf->fd = fd;
     lf->regular = S_ISREG(st.st_mode);
+    recwriter_free(&lf->pipe);
+    recwriter_init(&lf->pipe, fd);
     lf->size = lf->regular ? (uint64_t)st.st_size : 0;
     lf->last_err = 0;
 }
@@ -50,6 +114,7 @@ void logfile_free(struct logfile *lf)
     if (lf->fd >= 0)
         close(lf->fd);
     lf->fd = -1;
+    recwriter_free(&lf->pipe);
     free(lf->path);
     lf->path = NULL;
 }
@@ -110,6 +175,20 @@ int logfile_write(struct logfile *lf, const char *buf, size_t len, uint64_t now)
             }
         }
     }
+    if (!lf->regular) {
+        uint64_t before = lf->pipe.dropped;
+        int rc = recwriter_write(&lf->pipe, buf, len);
+        lf->dropped += lf->pipe.dropped - before;
+        if (rc < 0 && rc != -EAGAIN) { /* EPIPE: the FIFO's reader left: reopen later */
+            lf->last_err = -rc;
+            close(lf->fd);
+            lf->fd = -1;
+            lf->retry_at = now + LOGFILE_RETRY_MS;
+            return rc;
+        }
+        lf->last_err = rc == -EAGAIN ? EAGAIN : 0;
+        return rc;
+    }
     ssize_t w = write(lf->fd, buf, len);
     if (w < 0) {
         lf->last_err = errno;
@@ -122,12 +201,17 @@ int logfile_write(struct logfile *lf, const char *buf, size_t len, uint64_t now)
         }
         return -lf->last_err;
     }
+    if ((size_t)w < len) {
+        /* Disk full mid-record: take the half record back out, so that the file holds whole
+         * lines only, and count the line as dropped. */
+        if (ftruncate(lf->fd, (off_t)lf->size) < 0)
+            lf->size += (uint64_t)w;
+        lf->last_err = ENOSPC;
+        lf->dropped++;
+        return -ENOSPC;
+    }
     lf->size += (uint64_t)w;
     lf->last_err = 0;
-    if ((size_t)w < len) {
-        lf->dropped++; /* a short write (disk full mid-line, pipe): the rest is lost */
-        return -EAGAIN;
-    }
     return 0;
 }
 

@@ -11,6 +11,27 @@
 #include <stdint.h>
 #include <time.h>
 
+/* Writes whole records to a non-blocking pipe, FIFO or terminal: when the reader took only part
+ * of one (a record longer than PIPE_BUF, or a nearly full pipe), the rest is kept and written
+ * before anything newer, so records are never cut or glued together. While a tail is pending,
+ * new records are dropped and counted: memory stays bounded by one record. */
+struct recwriter {
+    int fd;
+    char *pend;          /* unwritten tail of the last record, malloc'd */
+    size_t pend_len, pend_cap;
+    uint64_t dropped;    /* records lost because the reader was not keeping up */
+};
+
+/* Sets up rw for fd (not owned: never closed here). */
+void recwriter_init(struct recwriter *rw, int fd);
+
+/* Writes one record, finishing a pending tail first. Returns 0 when the record was written or
+ * its tail is pending, -EAGAIN when it was dropped, or -errno of the write. */
+int recwriter_write(struct recwriter *rw, const char *buf, size_t len);
+
+/* Frees the pending tail. */
+void recwriter_free(struct recwriter *rw);
+
 /* After an open failure, how long to wait before trying again (ms). */
 enum { LOGFILE_RETRY_MS = 1000 };
 
@@ -24,6 +45,7 @@ struct logfile {
     uint64_t dropped;    /* lines lost to write errors since start */
     uint64_t retry_at;   /* CLOCK_MONOTONIC ms of the next open attempt */
     int last_err;        /* errno of the last failure, 0 when writing works */
+    struct recwriter pipe; /* for a target that is not a regular file */
 };
 
 /* Prepares lf for path (copied) and tries to open it; a failure is not fatal (retried on the

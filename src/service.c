@@ -128,7 +128,7 @@ int service_init(struct service *svc, const struct config_service *conf,
     svc->log_host = (struct logcap_host){
         .loop = host->loop,
         .console = host->console,
-        .console_fd = host->console_fd,
+        .console_w = host->console_w,
         .output = on_log_output,
         .event = on_log_event,
         .ctx = svc,

@@ -52,7 +52,7 @@ struct service_host {
     struct loop *loop;
     const struct sigstate *sig;
     bool console;                 /* forward output to nines' stdout as "name | line" */
-    int console_fd;               /* nines' stdout */
+    struct recwriter *console_w;  /* nines' stdout (whole records, never interleaved) */
     const char *token;            /* random per run of nines: NINES_INSTANCE = TOKEN.SEQ */
     const struct cgroups *cg;     /* per-service cgroups when available (cg->ok) */
     const char *notify_dir;       /* where per-service NOTIFY_SOCKETs live (run_dir/notify) */

@@ -360,7 +360,8 @@ void status_tail(FILE *f, const struct service *svc, size_t n)
     for (; ring_get(&svc->log.ring, seq, &l); seq++) {
         char ts[16];
         fmt_clock(ts, sizeof ts, l.wall_ms, CLOCK_TIME);
-        fprintf(f, "    %s %s | ", ts, l.stream == RING_STDERR ? "err" : "out");
+        fprintf(f, "    %s %s%s | ", ts, l.stream == RING_STDERR ? "err" : "out",
+                (l.flags & RING_CUT) ? "+" : "");
         fwrite(l.data, 1, l.len, f);
         fputc('\n', f);
     }

@@ -108,6 +108,36 @@ static void on_parent_wd(struct loop *loop, struct timer *t)
     timer_start(s->loop, &s->parent_wd_timer, notify_parent_keepalive_ms(&s->parent));
 }
 
+/* The hardware watchdog is fed from a timer on the loop: if the loop hangs, the machine
+ * reboots, which is what the device is for. */
+static void on_hwwd(struct loop *loop, struct timer *t)
+{
+    struct supervisor *s = t->data;
+    (void)loop;
+    if (hwwd_keepalive(s->hwwd_fd) < 0)
+        log_warn("cannot feed %s: %s", s->cfg->main.watchdog_device, strerror(errno));
+    timer_start(s->loop, &s->hwwd_timer, s->hwwd_interval_ms);
+}
+
+static void open_hwwd(struct supervisor *s)
+{
+    const char *dev = s->cfg->main.watchdog_device;
+    timer_init(&s->hwwd_timer, on_hwwd, s);
+    if (!dev)
+        return;
+    unsigned timeout_s = 0;
+    int fd = hwwd_open(dev, &timeout_s);
+    if (fd < 0) {
+        log_error("cannot open watchdog device %s: %s", dev, strerror(-fd));
+        return;
+    }
+    s->hwwd_fd = fd;
+    s->hwwd_interval_ms = hwwd_interval_ms(timeout_s);
+    log_info("feeding %s every %llu ms (timeout %us)", dev, (unsigned long long)s->hwwd_interval_ms,
+             timeout_s);
+    timer_start(s->loop, &s->hwwd_timer, s->hwwd_interval_ms);
+}
+
 static void on_settle_timer(struct loop *loop, struct timer *t)
 {
     struct supervisor *s = t->data;
@@ -927,6 +957,7 @@ static int setup(struct supervisor *s)
     if (fd < 0)
         return fd;
     watcher_init(&s->sigw, fd, on_signalfd, s);
+    recwriter_init(&s->console, STDOUT_FILENO);
     timer_init(&s->scan_timer, on_scan_timer, s);
     timer_init(&s->save_timer, on_save_timer, s);
     timer_init(&s->shutdown_timer, on_shutdown_timer, s);
@@ -953,7 +984,7 @@ static int setup(struct supervisor *s)
         .loop = s->loop,
         .sig = &s->sig,
         .console = console_enabled(&s->cfg->main),
-        .console_fd = STDOUT_FILENO,
+        .console_w = &s->console,
         .token = s->inst.token,
         .cg = &s->cg,
         .notify_dir = s->notify_dir[0] ? s->notify_dir : NULL,
@@ -995,7 +1026,10 @@ static void teardown(struct supervisor *s)
     config_free(s->cfg);
     statefile_free(&s->state);
     free(s->survivors);
+    recwriter_free(&s->console);
     notify_parent_close(&s->parent);
+    if (s->hwwd_fd >= 0) /* a clean exit disarms it ('V'); a crash leaves it running */
+        hwwd_close(s->hwwd_fd, true);
     if (s->loop && s->inotify.fd >= 0) {
         loop_unwatch(s->loop, &s->inotify);
         close(s->inotify.fd);
@@ -1013,6 +1047,7 @@ int supervisor_run(const struct supervisor_opts *opts)
     struct supervisor s = {.opts = opts};
     s.sigw.fd = -1;
     s.inotify.fd = -1;
+    s.hwwd_fd = -1;
     s.inst.lock_fd = -1;
     statefile_init(&s.state);
     if (load_config(opts, &s.cfg, NULL) < 0) {
@@ -1045,6 +1080,7 @@ int supervisor_run(const struct supervisor_opts *opts)
     }
     open_inotify(&s);
     watch_tokens(&s);
+    open_hwwd(&s);
     log_info("supervising %zu service%s%s", s.n_svcs, s.n_svcs == 1 ? "" : "s",
              s.cg.ok ? " (a cgroup per service)" : "");
     sweep_survivors(&s); /* starts the services once the previous generation is gone */

@@ -59,6 +59,10 @@ struct supervisor {
     struct timer parent_wd_timer; /* WATCHDOG=1 to the parent at half its WATCHDOG_USEC */
     struct prober prober;         /* health checks (curl multi on the loop, TCP, exec) */
     struct alerter alerter;       /* [alert] exec hook and webhook */
+    struct recwriter console;     /* nines' stdout for the services' console copy */
+    int hwwd_fd;                  /* [nines] watchdog_device, fed from the loop; -1: none */
+    struct timer hwwd_timer;
+    uint64_t hwwd_interval_ms;
     bool alerter_ok;
     struct watcher inotify;       /* token files' directories (fd -1: inotify unavailable) */
     bool prober_ok;
