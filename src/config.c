@@ -10,10 +10,12 @@
  * applied to the structs after the whole file is read, which makes continuation lines, duplicate
  * keys and cross-key checks simple. */
 #include "config.h"
+#include "token.h"
 
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <ini.h>
 #include <limits.h>
@@ -1794,6 +1796,56 @@ static bool same_file(const char *a, const char *b)
 	return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
 }
 
+/* The bot ID (segment A) of the token in a service's token_file, 0 when unreadable or not a
+ * Discord token. Reads at most TOKEN_FILE_MAX bytes; wipes what it read. */
+static uint64_t token_file_bot_id(const struct config_service *s)
+{
+	if (!s->auth.token_file || s->auth.format != CONFIG_FORMAT_DISCORD)
+		return 0;
+	int fd = open(s->auth.token_file, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0)
+		return 0;
+	char *raw = malloc(TOKEN_FILE_MAX), *tok = malloc(TOKEN_MAX + 1);
+	uint64_t id = 0;
+	ssize_t n = raw && tok ? read(fd, raw, TOKEN_FILE_MAX) : -1;
+	size_t len = 0;
+	unsigned steps = 0;
+	if (n > 0 && token_clean(raw, (size_t)n, tok, TOKEN_MAX + 1, &len, &steps) == 0 &&
+	    !token_bot_id(tok, len, &id))
+		id = 0;
+	close(fd);
+	if (raw)
+		token_wipe(raw, TOKEN_FILE_MAX);
+	if (tok)
+		token_wipe(tok, TOKEN_MAX + 1);
+	free(raw);
+	free(tok);
+	return id;
+}
+
+/* Two services logging in as the same bot would take each other's gateway session (and double
+ * the logins Discord counts): a configuration error, named by bot ID, never by token. */
+static void check_bot_ids(struct load *L, const struct config *cfg)
+{
+	uint64_t *ids = calloc(cfg->n_services ? cfg->n_services : 1, sizeof *ids);
+	if (!ids)
+		return;
+	for (size_t j = 0; j < cfg->n_services; j++) {
+		const struct config_service *s = &cfg->services[j];
+		ids[j] = token_file_bot_id(s);
+		for (size_t i = 0; i < j && ids[j]; i++) {
+			const struct config_service *p = &cfg->services[i];
+			if (ids[i] == ids[j] && !same_file(p->auth.token_file, s->auth.token_file)) {
+				err_at(L, s->path, s->token_file_line,
+				       "the token in %s is for bot %llu, as the one of service '%s' (%s:%d): two services cannot be the same bot",
+				       s->auth.token_file, (unsigned long long)ids[j], p->name, p->path, p->token_file_line);
+				break;
+			}
+		}
+	}
+	free(ids);
+}
+
 static void check_services(struct load *L, const struct config *cfg)
 {
 	for (size_t i = 1; i < cfg->n_services; i++) {
@@ -1817,6 +1869,7 @@ static void check_services(struct load *L, const struct config *cfg)
 			}
 		}
 	}
+	check_bot_ids(L, cfg);
 }
 
 /* ------------------------------------------------------------------ loading */

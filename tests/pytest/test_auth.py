@@ -284,3 +284,18 @@ def test_discord_k7_captured_log_is_redacted(h):
         assert tok.split(".")[2] not in text
     assert "[REDACTED]" in logf.read_text()
     assert sup.stop()[0] == 0
+
+
+def test_discord_two_services_same_bot_is_a_config_error(h):
+    tok_a, bot_id = fake_token(seed=20)
+    tok_b, _ = fake_token(bot_id=bot_id, seed=21)  # another token of the same bot (rotated copy)
+    sup = Sup(h)
+    for name, tok in (("a", tok_a), ("b", tok_b)):
+        tf = h.tmp / f"{name}.token"
+        tf.write_text(tok)
+        os.chmod(tf, 0o600)
+        sup.service(name, "sleep 1000", auth={"token_file": tf})
+    rc, out, err, _ = h.run([h.nines, "--check", "-c", sup.conf])
+    assert rc == 1
+    assert f"b.conf:" in err and f"bot {bot_id}" in err, err
+    assert tok_a not in err and tok_b not in err
