@@ -75,10 +75,10 @@ check: unit pytest
 san:
 	$(MAKE) SAN=1 all
 
-install: $(BUILD)/nines
+install: $(BUILD)/nines $(BUILD)/ninesctl
 	install -d $(DESTDIR)$(PREFIX)/sbin
 	install -m 0755 $(BUILD)/nines $(DESTDIR)$(PREFIX)/sbin/nines
-	if [ -x $(BUILD)/ninesctl ]; then install -m 0755 $(BUILD)/ninesctl $(DESTDIR)$(PREFIX)/sbin/ninesctl; fi
+	install -m 0755 $(BUILD)/ninesctl $(DESTDIR)$(PREFIX)/sbin/ninesctl
 
 clean:
 	rm -rf build build-san

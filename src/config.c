@@ -14,6 +14,7 @@
 
 #include <ctype.h>
 #include <dirent.h>
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -1398,6 +1399,13 @@ static int parse_hostport(const char *v, char **host, uint16_t *port)
 	return 0;
 }
 
+static bool ip_or_localhost(const char *host)
+{
+	unsigned char buf[sizeof(struct in6_addr)];
+	return !strcmp(host, "localhost") || inet_pton(AF_INET, host, buf) == 1 ||
+	       inet_pton(AF_INET6, host, buf) == 1;
+}
+
 static void set_check(struct ini_file *F, const struct entry *e, struct config_health *h)
 {
 	static const enum key check_keys[] = { K_HEALTH_URL, K_HEALTH_EXEC, K_HEALTH_TCP };
@@ -1424,10 +1432,12 @@ static void set_check(struct ini_file *F, const struct entry *e, struct config_h
 		break;
 	default:
 		r = parse_hostport(e->value, &h->host, &h->port);
+		if (r == 0 && !ip_or_localhost(h->host))
+			r = -EINVAL; /* resolving a name could block the loop: TCP checks take addresses */
 		if (r == -ENOMEM)
 			nomem(F);
 		else if (r < 0)
-			bad_value(F, e, "HOST:PORT such as 127.0.0.1:8080 or [::1]:8080");
+			bad_value(F, e, "IP:PORT such as 127.0.0.1:8080, [::1]:8080 or localhost:8080");
 		else
 			set_str(F, &h->target, e->value);
 		if (r == 0)

@@ -179,10 +179,15 @@ static void do_check(struct supervisor *s, struct ctl_conn *conn, const struct p
     struct service **v = select_services(s, req, m.f, &n, &unknown);
     bool ok = v && !unknown;
     for (size_t i = 0; v && i < n; i++) {
-        /* Health joins this condition with the health-check issue. */
-        if (v[i]->state != SVC_RUNNING) {
+        /* RUNNING, and healthy where it has a check (rate limited counts as alive: the check
+         * got an answer, it was told to wait). */
+        enum svc_health hl = v[i]->health;
+        bool healthy = hl == HEALTH_NONE || hl == HEALTH_OK || hl == HEALTH_RATELIMITED;
+        if (v[i]->state != SVC_RUNNING || !healthy) {
             ok = false;
-            fprintf(m.f, "%s: %s\n", v[i]->conf->name, svc_state_name(v[i]->state));
+            fprintf(m.f, "%s: %s%s%s\n", v[i]->conf->name, svc_state_name(v[i]->state),
+                    v[i]->state == SVC_RUNNING ? ", health " : "",
+                    v[i]->state == SVC_RUNNING ? svc_health_name(hl) : "");
         }
     }
     free(v);

@@ -83,6 +83,8 @@ static void detach(struct logcap_stream *st)
     if (st->w.fd < 0)
         return;
     linebuf_flush(&st->lb, on_line, st); /* a last line without newline is kept, marked partial */
+    if (st->lc->has_file)
+        logfile_flush(&st->lc->file, now_ms());
     loop_unwatch(st->lc->host->loop, &st->w);
     close(st->w.fd);
     st->w.fd = -1;
@@ -105,8 +107,10 @@ static void drain(struct logcap_stream *st, bool to_eof)
             continue;
         if (n == 0 || errno != EAGAIN)
             detach(st);
-        return;
+        break;
     }
+    if (st->lc->has_file) /* one write per burst, not per line */
+        logfile_flush(&st->lc->file, now_ms());
 }
 
 static void on_readable(struct loop *loop, struct watcher *w, uint32_t events)

@@ -32,8 +32,9 @@ int recwriter_write(struct recwriter *rw, const char *buf, size_t len);
 /* Frees the pending tail. */
 void recwriter_free(struct recwriter *rw);
 
-/* After an open failure, how long to wait before trying again (ms). */
-enum { LOGFILE_RETRY_MS = 1000 };
+/* After an open failure, how long to wait before trying again (ms); records are batched up to
+ * LOGFILE_BATCH bytes per write(2): a write per line was half of capture's CPU. */
+enum { LOGFILE_RETRY_MS = 1000, LOGFILE_BATCH = 64 * 1024 };
 
 struct logfile {
     char *path;          /* owned */
@@ -46,6 +47,8 @@ struct logfile {
     uint64_t retry_at;   /* CLOCK_MONOTONIC ms of the next open attempt */
     int last_err;        /* errno of the last failure, 0 when writing works */
     struct recwriter pipe; /* for a target that is not a regular file */
+    char *wbuf;          /* records not written yet (LOGFILE_BATCH bytes, malloc'd lazily) */
+    size_t wlen, wrecs;
 };
 
 /* Prepares lf for path (copied) and tries to open it; a failure is not fatal (retried on the
@@ -55,9 +58,14 @@ int logfile_init(struct logfile *lf, const char *path, uint64_t max_size, unsign
 /* Closes and frees. */
 void logfile_free(struct logfile *lf);
 
-/* Appends one whole record (a line with its newline), rotating first when it would pass
- * max_size. now_ms is CLOCK_MONOTONIC. Returns 0, or -errno when the record was dropped. */
+/* Appends one whole record (a line with its newline) to the batch, rotating first when it would
+ * pass max_size. The batch is written by logfile_flush(), or when full. now_ms is
+ * CLOCK_MONOTONIC. Returns 0, or -errno when records were dropped. */
 int logfile_write(struct logfile *lf, const char *buf, size_t len, uint64_t now_ms);
+
+/* Writes the batch (call at the end of each read burst). Returns 0 or -errno (records dropped
+ * and counted). */
+int logfile_flush(struct logfile *lf, uint64_t now_ms);
 
 /* Renames PATH.(k) -> PATH.(k+1) for k = max_files-1..1, PATH -> PATH.1, reopens PATH.
  * Returns 0 or -errno (the old file stays in use when the rename fails). */
@@ -68,6 +76,7 @@ struct tsfmt {
     time_t sec;
     char text[40]; /* "2026-11-29T21:33:02" */
     char zone[8];  /* "+00:00" */
+    size_t text_len, zone_len;
 };
 
 /* Writes "2026-11-29T21:33:02.123+00:00" (local time, ISO 8601 with ms and zone) for wall_ms

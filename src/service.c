@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -172,8 +173,14 @@ int service_update_conf(struct service *svc, const struct config_service *conf)
         rc = logcap_update(&svc->log, svc->conf, conf);
     if (rc < 0)
         return rc;
+    bool health_changed = svc->conf->health.kind != conf->health.kind ||
+                          svc->conf->health.interval_ms != conf->health.interval_ms;
     svc->conf = conf;
     apply_policy(svc);
+    if (health_changed && svc->pid && svc->stop_why == STOP_NONE) {
+        health_reset(svc); /* checks of the new kind and interval, from "starting" */
+        svc->host->changed(svc->host->ctx, svc);
+    }
     return 0;
 }
 
@@ -235,8 +242,19 @@ static int make_env(struct service *svc, char ***out)
     char marker_svc[300], marker_inst[80], nsock[140], wd[48];
     snprintf(marker_svc, sizeof marker_svc, "NINES_SERVICE=%s", name_of(svc));
     snprintf(marker_inst, sizeof marker_inst, "NINES_INSTANCE=%s", svc->instance);
-    char *extra[6] = {marker_svc, marker_inst, NULL, NULL, NULL, NULL};
+    char *extra[9] = {marker_svc, marker_inst, NULL};
     size_t ne = 2;
+    /* As login(1) and systemd's User=: the service's own HOME, USER and LOGNAME, not root's. */
+    char home[300], user[300], logname[300];
+    struct passwd *pw = svc->conf->has_uid ? getpwuid(svc->conf->uid) : NULL;
+    if (pw) {
+        snprintf(home, sizeof home, "HOME=%s", pw->pw_dir);
+        snprintf(user, sizeof user, "USER=%s", pw->pw_name);
+        snprintf(logname, sizeof logname, "LOGNAME=%s", pw->pw_name);
+        extra[ne++] = home;
+        extra[ne++] = user;
+        extra[ne++] = logname;
+    }
     char *tokvar = NULL;
     if (svc->auth.token && svc->conf->auth.token_env) {
         /* Handed over in the environment only, never on a command line; last layer, so the
@@ -776,6 +794,10 @@ static void on_health_timer(struct loop *loop, struct timer *t)
     struct service *svc = t->data;
     if (!svc->pid || svc->stop_why != STOP_NONE)
         return;
+    if (svc->conf->health.kind == CONFIG_HEALTH_NONE) { /* removed by a reload */
+        svc->health = HEALTH_NONE;
+        return;
+    }
     struct probe_request req;
     int rc = probe_request_from_config(&req, &svc->conf->health);
     if (rc == 0)
