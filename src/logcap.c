@@ -94,7 +94,7 @@ static void detach(struct logcap_stream *st)
  * known to be gone). Detaches at EOF or on an error. */
 static void drain(struct logcap_stream *st, bool to_eof)
 {
-    char buf[16384];
+    char buf[65536]; /* a whole pipe buffer per read(2) */
     size_t budget = READ_MAX_PER_WAKEUP;
     while (to_eof || budget > 0) {
         ssize_t n = read(st->w.fd, buf, sizeof buf);
