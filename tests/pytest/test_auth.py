@@ -1,8 +1,13 @@
 """Tokens and the 401-aware policy: K1, K2, K4, K6, K7 (nines' side), A4, A5 of
 ../shared/cases/discord.md."""
 
+import json
 import os
 import re
+
+import pytest
+
+import sys
 
 from conftest import wait_for
 from supervisor_util import Sup, lines_of
@@ -299,3 +304,77 @@ def test_discord_two_services_same_bot_is_a_config_error(h):
     assert rc == 1
     assert f"b.conf:" in err and f"bot {bot_id}" in err, err
     assert tok_a not in err and tok_b not in err
+
+
+LIBRARY_AUTH_LINES = [
+    "discord.errors.LoginFailure: Improper token has been passed.",
+    "Error [TokenInvalid]: An invalid token was provided.",
+    "discord.gateway: Shard ID None WebSocket closed with 4004",
+]
+
+
+@pytest.mark.parametrize("line", LIBRARY_AUTH_LINES, ids=["discordpy", "discordjs", "gw4004"])
+def test_discord_bad_token_loop_spawns_exactly_once(h, line):
+    """A scripted fake bot prints its library's auth-failure line and exits 1, as real bots do.
+    With backoff shrunk 6000x (50 ms, cap 100 ms), 3 s stand for the default policy's 10 minutes
+    (~30 restarts if nothing parked it): exactly one spawn."""
+    sup = Sup(h)
+    starts = h.tmp / "starts"
+    script = h.tmp / "bot.sh"
+    script.write_text(f"echo x >> {starts}\necho '{line}' >&2\nexit 1\n")
+    tf = h.tmp / "token"
+    tf.write_text(fake_token(seed=30)[0])
+    sup.service("bot", f"sh {script}", auth={"token_file": tf},
+                restart={"delay": "50ms", "max_delay": "100ms"})
+    sup.start()
+    sup.wait_state("bot", "AUTHFAIL", timeout=10)
+    assert not wait_for(lambda: len(lines_of(starts)) > 1, 3.0)
+    assert lines_of(starts) == ["x"]
+    assert sup.stop()[0] == 0
+
+
+def test_discord_a6_discord_services_get_a_login_budget(h):
+    """A6: format = discord gets limit 900/24h by default (Discord resets a token after 1,000
+    logins a day); it is persisted (test_sup_p3_limit_survives_restart_of_nines) and a crash
+    after connecting grows the backoff like any failure."""
+    sup = Sup(h)
+    tf = h.tmp / "token"
+    tf.write_text(fake_token(seed=31)[0])
+    starts = h.tmp / "starts"
+    sup.service("bot", f"sh -c 'echo x >> {starts}; sleep 0.2; exit 1'", auth={"token_file": tf},
+                restart={"delay": "100ms", "jitter": "0%", "max_delay": "5s"})
+    sup.start()
+    assert wait_for(lambda: len(lines_of(starts)) >= 4, 15)
+    doc = json.loads(sup.ctl("status", "--json", "bot")[1])["services"][0]
+    assert doc["restart_limit"]["limit"] == 900 and doc["restart_limit"]["window_s"] == 86400
+    assert doc["restart_limit"]["used"] >= 3
+    assert sup.stop()[0] == 0
+
+
+def test_discord_probe_checks_a_new_token_once_before_leaving_authfail(h):
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+    from fake_discord import FakeDiscordThread
+    old, _ = fake_token(seed=32)
+    new, new_id = fake_token(seed=33)
+    newer, _ = fake_token(seed=34)
+    with FakeDiscordThread(tokens=[new], quiet=True) as fd:
+        sup = Sup(h)
+        tf = h.tmp / "token"
+        tf.write_text(old)
+        os.chmod(tf, 0o600)
+        sup.service("bot", "sh -c 'test \"$DISCORD_TOKEN\" = \"$WANT\" || exit 77; exec sleep 1000'",
+                    service={"env": f"WANT={new}"},
+                    auth={"token_file": tf, "probe": "on", "api": fd.api_base})
+        sup.start()
+        sup.wait_state("bot", "AUTHFAIL")
+        # A token the fake does not know: one probe, 401, still parked.
+        tf.write_text(newer)
+        assert wait_for(lambda: "refused too" in sup.log(), 5), sup.log()
+        assert sup.state("bot") == "AUTHFAIL"
+        assert fd.stats()["rest_401"] == 1
+        # The accepted one: one probe, 200, started.
+        tf.write_text(new)
+        sup.wait_state("bot", "RUNNING", timeout=5)
+        assert str(new_id) in sup.ctl("status", "bot")[1]
+        assert fd.stats()["rest_401"] == 1
+        assert sup.stop()[0] == 0
