@@ -53,6 +53,14 @@ static enum verdict classify_requested(enum stop_reason why)
 enum verdict exit_classify(const struct exit_facts *f, enum config_policy policy,
                            const struct parse_exit_codes *no_restart)
 {
+    /* A process nines stopped because it looked dead (health, watchdog, lifetime) may still say
+     * why on its way out: exit 77/78 is its own verdict and wins, or a bot whose token was
+     * revoked would be restarted into the same 401 by every watchdog miss. */
+    bool looked_dead = f->why == STOP_HEALTH || f->why == STOP_WATCHDOG || f->why == STOP_LIFETIME;
+    if (looked_dead && f->exited && !f->exec_failed && f->code == EXIT_AUTHFAIL)
+        return VERDICT_AUTHFAIL;
+    if (looked_dead && f->exited && !f->exec_failed && f->code == EXIT_CONFIG)
+        return VERDICT_FATAL;
     if (f->why != STOP_NONE) {
         enum verdict v = classify_requested(f->why);
         if (v == VERDICT_RESTART_FAILURE && policy == CONFIG_POLICY_NEVER)

@@ -71,6 +71,10 @@ static void set_state(struct service *svc, enum svc_state st, const char *fmt, .
         svc->state = st;
         svc->since_ms = now_ms();
         svc->since_wall_ms = wall_ms();
+        /* As systemd's WatchdogSec=: the watchdog runs once start-up completed (RUNNING), so
+         * a slow start (a runtime loading its libraries) is not a missed keep-alive. */
+        if (st == SVC_RUNNING && svc->watchdog_ms && svc->pid)
+            timer_start(svc->host->loop, &svc->wd_timer, svc->watchdog_ms);
         if (st == SVC_FATAL || st == SVC_AUTHFAIL) {
             svc->alerted_bad = true;
             svc->host->alert(svc->host->ctx, svc, svc_state_name(st), svc->reason);
@@ -481,8 +485,6 @@ static void spawn_now(struct service *svc)
     health_reset(svc);
     svc->notify_status[0] = '\0';
     svc->watchdog_ms = svc->conf->watchdog_ms;
-    if (svc->watchdog_ms) /* as systemd: the first WATCHDOG=1 is due one period after start */
-        timer_start(svc->host->loop, &svc->wd_timer, svc->watchdog_ms);
     log_debug("%s: spawned pid %d", name_of(svc), (int)pid);
     set_state(svc, SVC_STARTING, "pid %d", (int)pid);
 }
@@ -913,7 +915,8 @@ static void on_notify(void *ctx, struct notify_sock *ns, pid_t pid, const struct
         service_stop(svc, STOP_WATCHDOG);
         return;
     }
-    if ((m->flags & NOTIFY_WATCHDOG) && svc->watchdog_ms && svc->stop_why == STOP_NONE)
+    if ((m->flags & NOTIFY_WATCHDOG) && svc->watchdog_ms && svc->stop_why == STOP_NONE &&
+        svc->state == SVC_RUNNING)
         timer_start(svc->host->loop, &svc->wd_timer, svc->watchdog_ms);
     if ((m->flags & NOTIFY_READY) && svc->state == SVC_STARTING &&
         svc->conf->ready == CONFIG_READY_NOTIFY)

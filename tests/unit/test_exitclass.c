@@ -73,6 +73,23 @@ static void requested_stops_win_over_status(void **state)
     assert_int_equal(exit_classify(&f, CONFIG_POLICY_ALWAYS, NULL), VERDICT_AUTHFAIL);
 }
 
+static void own_verdict_wins_after_a_stop_for_looking_dead(void **state)
+{
+    (void)state;
+    struct exit_facts f = {.exited = true, .code = 77, .why = STOP_WATCHDOG};
+    assert_int_equal(exit_classify(&f, CONFIG_POLICY_ALWAYS, NULL), VERDICT_AUTHFAIL);
+    f.why = STOP_HEALTH;
+    f.code = 78;
+    assert_int_equal(exit_classify(&f, CONFIG_POLICY_ALWAYS, NULL), VERDICT_FATAL);
+    /* An operator stop stays a stop, whatever the process said. */
+    f.why = STOP_OPERATOR;
+    f.code = 77;
+    assert_int_equal(exit_classify(&f, CONFIG_POLICY_ALWAYS, NULL), VERDICT_STOPPED);
+    f.why = STOP_WATCHDOG;
+    f.code = 0;
+    assert_int_equal(exit_classify(&f, CONFIG_POLICY_ALWAYS, NULL), VERDICT_RESTART_FAILURE);
+}
+
 static void descriptions(void **state)
 {
     (void)state;
@@ -93,6 +110,7 @@ int main(void)
         cmocka_unit_test(signals_and_exec_failures_are_failures),
         cmocka_unit_test(no_restart_exit_codes),
         cmocka_unit_test(requested_stops_win_over_status),
+        cmocka_unit_test(own_verdict_wins_after_a_stop_for_looking_dead),
         cmocka_unit_test(descriptions),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
