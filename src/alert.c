@@ -1,5 +1,6 @@
 #include "alert.h"
 
+#include "curlloop.h"
 #include "curlso.h"
 #include "envbuild.h"
 #include "log.h"
@@ -19,7 +20,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/epoll.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -574,17 +574,10 @@ bool alerter_child_exited(struct alerter *a, pid_t pid, int wait_status)
 
 /* ================================================================ webhook: curl on the loop */
 
-/* A watcher for one socket curl asked us to watch (CURLMOPT_SOCKETFUNCTION). */
-struct alert_sock {
-    struct watcher w;
-    struct alerter *a;
-    struct alert_sock *prev, *next;
-};
-
 static void post_release(struct alerter *a)
 {
     if (a->easy) {
-        curl_multi_remove_handle(a->multi, a->easy);
+        curlloop_remove(&a->curl, a->easy);
         curl_easy_cleanup(a->easy);
         a->easy = NULL;
     }
@@ -612,113 +605,22 @@ static void post_finished(struct alerter *a, CURLcode rc)
         chan_done(a, ALERT_CH_WEBHOOK, false, false, "%s", curl_easy_strerror(rc));
 }
 
-static void check_multi_info(struct alerter *a)
+/* curlloop's done: a transfer ended; only the POST in flight is ours to judge. */
+static void post_done(void *ctx, void *easy, int result)
 {
-    CURLMsg *m;
-    int left;
-    while ((m = curl_multi_info_read(a->multi, &left))) {
-        if (m->msg == CURLMSG_DONE && a->easy && m->easy_handle == a->easy)
-            post_finished(a, m->data.result);
-    }
+    struct alerter *a = ctx;
+    if (a->easy && easy == a->easy)
+        post_finished(a, (CURLcode)result);
 }
 
-static void on_curl_sock(struct loop *loop, struct watcher *w, uint32_t events)
-{
-    (void)loop;
-    struct alert_sock *as = w->data;
-    struct alerter *a = as->a;
-    int flags = 0, running = 0;
-    if (events & EPOLLIN)
-        flags |= CURL_CSELECT_IN;
-    if (events & EPOLLOUT)
-        flags |= CURL_CSELECT_OUT;
-    if (events & (EPOLLERR | EPOLLHUP))
-        flags |= CURL_CSELECT_ERR;
-    /* as may be freed inside (CURL_POLL_REMOVE); a outlives the call. */
-    curl_multi_socket_action(a->multi, w->fd, flags, &running);
-    check_multi_info(a);
-}
-
-static void sock_free(struct alerter *a, struct alert_sock *as)
-{
-    loop_unwatch(a->loop, &as->w);
-    if (as->prev)
-        as->prev->next = as->next;
-    else
-        a->socks = as->next;
-    if (as->next)
-        as->next->prev = as->prev;
-    free(as);
-}
-
-/* CURLMOPT_SOCKETFUNCTION: mirror what curl waits for into an epoll watcher. curl calls
- * CURL_POLL_REMOVE before it closes a socket, so the fd is still ours when it leaves epoll. */
-static int sock_cb(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp)
-{
-    (void)easy;
-    struct alerter *a = userp;
-    struct alert_sock *as = socketp;
-    if (what == CURL_POLL_REMOVE) {
-        if (as)
-            sock_free(a, as);
-        return 0;
-    }
-    if (!as) {
-        as = calloc(1, sizeof *as);
-        if (!as)
-            return -1;
-        as->a = a;
-        watcher_init(&as->w, s, on_curl_sock, as);
-        as->next = a->socks;
-        if (a->socks)
-            a->socks->prev = as;
-        a->socks = as;
-        curl_multi_assign(a->multi, s, as);
-    }
-    uint32_t ev = 0;
-    if (what & CURL_POLL_IN)
-        ev |= EPOLLIN;
-    if (what & CURL_POLL_OUT)
-        ev |= EPOLLOUT;
-    return loop_watch(a->loop, &as->w, ev) < 0 ? -1 : 0;
-}
-
-/* CURLMOPT_TIMERFUNCTION: curl's one timeout on the loop's heap; curl must not be called from
- * here, so even 0 ms goes through the loop. */
-static int curl_timer_cb(CURLM *multi, long timeout_ms, void *userp)
-{
-    (void)multi;
-    struct alerter *a = userp;
-    if (timeout_ms < 0) {
-        timer_stop(a->loop, &a->curl_timer);
-        return 0;
-    }
-    return timer_start(a->loop, &a->curl_timer, (uint64_t)timeout_ms) < 0 ? -1 : 0;
-}
-
-static void on_curl_timer(struct loop *loop, struct timer *t)
-{
-    (void)loop;
-    struct alerter *a = t->data;
-    int running = 0;
-    curl_multi_socket_action(a->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-    check_multi_info(a);
-}
-
-/* libcurl loaded (curlso), curl_global_init, the multi handle and its callbacks: only once a
- * webhook is configured. Returns 0 or -errno (-ENOENT: no libcurl installed). */
+/* libcurl loaded (curlso), curl_global_init, the multi handle and its callbacks (curlloop), and
+ * the request headers: only once a webhook is configured. Returns 0 or -errno (-ENOENT: no
+ * libcurl installed). */
 static int curl_setup(struct alerter *a)
 {
-    int lr = curlso_load();
-    if (lr < 0)
-        return lr;
-    if (!a->curl_global) {
-        if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-            return -EIO;
-        a->curl_global = true;
-    }
-    const curl_version_info_data *vi = curl_version_info(CURLVERSION_NOW);
-    a->async_dns = vi && (vi->features & CURL_VERSION_ASYNCHDNS);
+    int r = curlloop_init(&a->curl, a->loop, post_done, a);
+    if (r < 0)
+        return r;
     if (!a->slist) {
         struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
         /* No "Expect: 100-continue" round trip (curl adds it for larger bodies): a server that
@@ -729,17 +631,6 @@ static int curl_setup(struct alerter *a)
             return -ENOMEM;
         }
         a->slist = h2;
-    }
-    a->multi = curl_multi_init();
-    if (!a->multi)
-        return -ENOMEM;
-    if (curl_multi_setopt(a->multi, CURLMOPT_SOCKETFUNCTION, sock_cb) != CURLM_OK ||
-        curl_multi_setopt(a->multi, CURLMOPT_SOCKETDATA, (void *)a) != CURLM_OK ||
-        curl_multi_setopt(a->multi, CURLMOPT_TIMERFUNCTION, curl_timer_cb) != CURLM_OK ||
-        curl_multi_setopt(a->multi, CURLMOPT_TIMERDATA, (void *)a) != CURLM_OK) {
-        curl_multi_cleanup(a->multi);
-        a->multi = NULL;
-        return -EIO;
     }
     return 0;
 }
@@ -826,11 +717,8 @@ static int post_start(struct alerter *a, size_t len)
     if (!e)
         return -ENOMEM;
     int r = post_setup(a, e, len);
-    if (r == 0) {
-        CURLMcode mc = curl_multi_add_handle(a->multi, e);
-        if (mc != CURLM_OK)
-            r = mc == CURLM_OUT_OF_MEMORY ? -ENOMEM : -EIO;
-    }
+    if (r == 0)
+        r = curlloop_add(&a->curl, e);
     if (r < 0) {
         curl_easy_cleanup(e); /* never added: no remove */
         return r;
@@ -842,7 +730,7 @@ static int post_start(struct alerter *a, size_t len)
 
 static void webhook_kick(struct alerter *a)
 {
-    if (a->easy || !a->webhook_url || !a->multi)
+    if (a->easy || !a->webhook_url || !curlloop_ready(&a->curl))
         return;
     struct alert_event ev[ALERT_BATCH_MAX];
     uint64_t now = now_ms(), retry;
@@ -851,7 +739,7 @@ static void webhook_kick(struct alerter *a)
         arm_retry(a, ALERT_CH_WEBHOOK, retry, now);
         return;
     }
-    if (!a->async_dns && !url_host_needs_no_dns(a->webhook_url)) {
+    if (!a->curl.async_dns && !url_host_needs_no_dns(a->webhook_url)) {
         chan_done(a, ALERT_CH_WEBHOOK, false, false, "host name needs async DNS, which this libcurl lacks");
         return;
     }
@@ -915,7 +803,6 @@ int alerter_init(struct alerter *a, struct loop *loop, const struct sigstate *si
     for (int c = 0; c < ALERT_CH_COUNT; c++)
         timer_init(&a->kick[c], kick_cb, a);
     timer_init(&a->exec_timer, exec_timeout_cb, a);
-    timer_init(&a->curl_timer, on_curl_timer, a);
     a->devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
     int r = a->devnull < 0 ? -errno : alerter_configure(a, exec_argv, webhook_url);
     if (r < 0)
@@ -934,7 +821,7 @@ int alerter_configure(struct alerter *a, char *const *exec_argv, const char *web
         argv_free(argv);
         return -ENOMEM;
     }
-    if (want_hook && !a->multi) {
+    if (want_hook && (!curlloop_ready(&a->curl) || !a->slist)) {
         int r = curl_setup(a);
         if (r < 0) {
             /* A webhook that cannot work must not take the hook (or nines) down with it. */
@@ -942,7 +829,7 @@ int alerter_configure(struct alerter *a, char *const *exec_argv, const char *web
             free(url);
             url = NULL;
             want_hook = false;
-        } else if (!a->async_dns) {
+        } else if (!a->curl.async_dns) {
             log_warn("libcurl has no asynchronous resolver: the alert webhook must use an IP address");
         }
     }
@@ -981,21 +868,11 @@ void alerter_free(struct alerter *a)
         kill_group(a->exec_pid); /* its zombie is left to the supervisor's reap loop */
     a->exec_pid = 0;
     a->n_orphans = 0;
-    if (a->multi) {
-        post_release(a);
-        curl_multi_cleanup(a->multi); /* may still call sock_cb for sockets it closes */
-        a->multi = NULL;
-    }
-    while (a->socks)
-        sock_free(a, a->socks);
-    if (a->loop)
-        timer_stop(a->loop, &a->curl_timer);
+    post_release(a); /* a POST in flight is abandoned */
     if (a->slist)
         curl_slist_free_all(a->slist); /* through curlso: only when libcurl was loaded */
     a->slist = NULL;
-    if (a->curl_global)
-        curl_global_cleanup();
-    a->curl_global = false;
+    curlloop_free(&a->curl);
     argv_free(a->exec_argv);
     a->exec_argv = NULL;
     free(a->webhook_url);

@@ -1,7 +1,7 @@
 /* alert: state-change alerts of the [alert] section. Owns the alert queue (the latest event per
  * service, pure and clock-driven, testable without a loop), the exec hook child, and its own
- * libcurl multi handle for the webhook, driven by the loop through curl's multi_socket API the
- * same way probe.c drives health checks (no curl_multi_perform polling, no threads of ours).
+ * curlloop for the webhook (curlloop.h: a libcurl multi handle driven by the loop through curl's
+ * multi_socket API, as probe.c's health checks are; no curl_multi_perform polling, no threads).
  * libcurl itself is loaded (curlso) only when a webhook is configured.
  *
  * Which transitions matter (FATAL, AUTHFAIL, unhealthy, recovered, gave up) is the caller's
@@ -45,6 +45,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "curlloop.h"
 #include "loop.h"
 
 struct sigstate;
@@ -203,8 +204,6 @@ struct alert_limits {
     uint64_t rate_window_ms;     /* default ALERT_RATE_WINDOW_MS */
 };
 
-struct alert_sock;
-
 /* One per supervisor. Fields are private; it must not move in memory after alerter_init(). */
 struct alerter {
     struct loop *loop;
@@ -222,12 +221,9 @@ struct alerter {
     pid_t orphans[ALERT_ORPHANS_MAX]; /* killed at the timeout, not reaped yet */
     size_t n_orphans;
     /* webhook */
-    void *multi;               /* CURLM *, created with the first webhook URL */
+    struct curlloop curl;      /* set up with the first webhook URL */
     void *easy;                /* CURL * of the POST in flight */
     void *slist;               /* struct curl_slist *: Content-Type */
-    struct alert_sock *socks;  /* watchers of curl's sockets */
-    struct timer curl_timer;   /* the one timer curl asks for */
-    bool curl_global, async_dns;
     size_t reply_bytes;        /* of the answer's body, read and dropped */
     char body[ALERT_BODY_MAX]; /* of the POST in flight (CURLOPT_POSTFIELDS does not copy) */
 };

@@ -1,6 +1,7 @@
 #include "probe.h"
 
 #include "config.h"
+#include "curlloop.h"
 #include "log.h"
 #include "sig.h"
 #include "spawn.h"
@@ -29,13 +30,6 @@ _Static_assert(sizeof((struct probe *)0)->errbuf >= CURL_ERROR_SIZE, "errbuf sma
 /* What a busy probe is waiting for. ST_DELIVER: the result is known (it was known inside
  * probe_start(), e.g. a refused loopback connect) and goes out from a 0 ms timer. */
 enum { ST_IDLE, ST_HTTP, ST_TCP, ST_EXEC, ST_DELIVER };
-
-/* A watcher for one socket curl asked us to watch (CURLMOPT_SOCKETFUNCTION). */
-struct probe_sock {
-    struct watcher w;
-    struct prober *p;
-    struct probe_sock *prev, *next;
-};
 
 static const char *const kind_names[] = {
     [PROBE_KIND_HTTP] = "http", [PROBE_KIND_TCP] = "tcp", [PROBE_KIND_EXEC] = "exec",
@@ -164,7 +158,7 @@ static void kill_group(pid_t pid)
 static void http_release(struct prober *p, struct probe *pr)
 {
     if (pr->easy) {
-        curl_multi_remove_handle(p->multi, pr->easy);
+        curlloop_remove(&p->curl, pr->easy);
         curl_easy_cleanup(pr->easy);
         pr->easy = NULL;
     }
@@ -354,107 +348,15 @@ static void http_finished(struct prober *p, struct probe *pr, CURLcode rc)
     deliver(p, pr);
 }
 
-static void check_multi_info(struct prober *p)
+/* curlloop's done: a transfer ended; pr is found through CURLOPT_PRIVATE. */
+static void http_done(void *ctx, void *easy, int result)
 {
-    CURLMsg *m;
-    int left;
-    while ((m = curl_multi_info_read(p->multi, &left))) {
-        if (m->msg != CURLMSG_DONE)
-            continue;
-        CURL *easy = m->easy_handle;
-        CURLcode rc = m->data.result;
-        void *priv = NULL;
-        curl_easy_getinfo(easy, CURLINFO_PRIVATE, &priv);
-        struct probe *pr = priv;
-        if (pr && pr->state == ST_HTTP && pr->easy == easy)
-            http_finished(p, pr, rc);
-    }
-}
-
-/* ---------------------------------------------------------------- HTTP: curl <-> loop */
-
-static void on_curl_sock(struct loop *loop, struct watcher *w, uint32_t events)
-{
-    (void)loop;
-    struct probe_sock *ps = w->data;
-    struct prober *p = ps->p;
-    int flags = 0, running = 0;
-    if (events & EPOLLIN)
-        flags |= CURL_CSELECT_IN;
-    if (events & EPOLLOUT)
-        flags |= CURL_CSELECT_OUT;
-    if (events & (EPOLLERR | EPOLLHUP))
-        flags |= CURL_CSELECT_ERR;
-    /* ps may be freed inside (CURL_POLL_REMOVE); p outlives the call. */
-    curl_multi_socket_action(p->multi, w->fd, flags, &running);
-    check_multi_info(p);
-}
-
-static void sock_free(struct prober *p, struct probe_sock *ps)
-{
-    loop_unwatch(p->loop, &ps->w);
-    if (ps->prev)
-        ps->prev->next = ps->next;
-    else
-        p->socks = ps->next;
-    if (ps->next)
-        ps->next->prev = ps->prev;
-    free(ps);
-}
-
-/* CURLMOPT_SOCKETFUNCTION: mirror what curl wants to wait for into an epoll watcher. curl calls
- * CURL_POLL_REMOVE before it closes a socket, so the fd is still ours when it leaves epoll.
- * Returning -1 fails the transfers of this multi handle (only on ENOMEM here). */
-static int sock_cb(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp)
-{
-    (void)easy;
-    struct prober *p = userp;
-    struct probe_sock *ps = socketp;
-    if (what == CURL_POLL_REMOVE) {
-        if (ps)
-            sock_free(p, ps);
-        return 0;
-    }
-    if (!ps) {
-        ps = calloc(1, sizeof *ps);
-        if (!ps)
-            return -1;
-        ps->p = p;
-        watcher_init(&ps->w, s, on_curl_sock, ps);
-        ps->next = p->socks;
-        if (p->socks)
-            p->socks->prev = ps;
-        p->socks = ps;
-        curl_multi_assign(p->multi, s, ps);
-    }
-    uint32_t ev = 0;
-    if (what & CURL_POLL_IN)
-        ev |= EPOLLIN;
-    if (what & CURL_POLL_OUT)
-        ev |= EPOLLOUT;
-    return loop_watch(p->loop, &ps->w, ev) < 0 ? -1 : 0;
-}
-
-/* CURLMOPT_TIMERFUNCTION: curl's single timeout lives on the loop's heap. curl must not be called
- * from here, so even 0 ms goes through the loop. */
-static int curl_timer_cb(CURLM *multi, long timeout_ms, void *userp)
-{
-    (void)multi;
-    struct prober *p = userp;
-    if (timeout_ms < 0) {
-        timer_stop(p->loop, &p->curl_timer);
-        return 0;
-    }
-    return timer_start(p->loop, &p->curl_timer, (uint64_t)timeout_ms) < 0 ? -1 : 0;
-}
-
-static void on_curl_timer(struct loop *loop, struct timer *t)
-{
-    (void)loop;
-    struct prober *p = t->data;
-    int running = 0;
-    curl_multi_socket_action(p->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-    check_multi_info(p);
+    struct prober *p = ctx;
+    void *priv = NULL;
+    curl_easy_getinfo(easy, CURLINFO_PRIVATE, &priv);
+    struct probe *pr = priv;
+    if (pr && pr->state == ST_HTTP && pr->easy == easy)
+        http_finished(p, pr, (CURLcode)result);
 }
 
 /* ---------------------------------------------------------------- HTTP: starting */
@@ -542,32 +444,17 @@ static int http_setup(struct probe *pr, CURL *e, const struct probe_request *req
  * that a nines without HTTP checks has no reason to pay (bench/RESULTS.md). */
 static int curl_setup(struct prober *p)
 {
-    if (p->multi)
+    if (curlloop_ready(&p->curl))
         return 0;
-    int lr = curlso_load();
-    if (lr < 0)
-        return lr;
-    if (!p->curl_global) {
-        if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-            return -EIO;
-        p->curl_global = true;
-    }
-    const curl_version_info_data *vi = curl_version_info(CURLVERSION_NOW);
-    p->async_dns = vi && (vi->features & CURL_VERSION_ASYNCHDNS);
-    if (!p->async_dns)
+    int r = curlloop_init(&p->curl, p->loop, http_done, p);
+    if (r < 0)
+        return r;
+    p->async_dns = p->curl.async_dns;
+    if (!p->async_dns) {
+        const curl_version_info_data *vi = curl_version_info(CURLVERSION_NOW);
         log_warn("libcurl %s has no asynchronous resolver: health URLs must use IP addresses",
                  vi ? vi->version : "?");
-    CURLM *m = curl_multi_init();
-    if (!m)
-        return -ENOMEM;
-    if (curl_multi_setopt(m, CURLMOPT_SOCKETFUNCTION, sock_cb) != CURLM_OK ||
-        curl_multi_setopt(m, CURLMOPT_SOCKETDATA, (void *)p) != CURLM_OK ||
-        curl_multi_setopt(m, CURLMOPT_TIMERFUNCTION, curl_timer_cb) != CURLM_OK ||
-        curl_multi_setopt(m, CURLMOPT_TIMERDATA, (void *)p) != CURLM_OK) {
-        curl_multi_cleanup(m);
-        return -EIO;
     }
-    p->multi = m;
     return 0;
 }
 
@@ -595,13 +482,9 @@ static int http_start(struct prober *p, struct probe *pr, const struct probe_req
         return -ENOMEM;
     }
     int r = http_setup(pr, pr->easy, req);
-    if (r == 0) {
-        CURLMcode mc = curl_multi_add_handle(p->multi, pr->easy);
-        if (mc != CURLM_OK) {
-            curl_easy_cleanup(pr->easy); /* never added: no remove */
-            pr->easy = NULL;
-            r = mc == CURLM_OUT_OF_MEMORY ? -ENOMEM : -EIO;
-        }
+    if (r == 0 && (r = curlloop_add(&p->curl, pr->easy)) < 0) {
+        curl_easy_cleanup(pr->easy); /* never added: no remove */
+        pr->easy = NULL;
     }
     if (r < 0) {
         http_release(p, pr);
@@ -769,7 +652,6 @@ int prober_init(struct prober *p, struct loop *loop, const struct sigstate *sig)
     p->devnull = -1;
     p->loop = loop;
     p->sig = sig;
-    timer_init(&p->curl_timer, on_curl_timer, p);
     p->devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
     return p->devnull < 0 ? -errno : 0;
 }
@@ -778,22 +660,13 @@ void prober_free(struct prober *p)
 {
     while (p->active)
         probe_cancel(p, p->active);
-    if (p->multi)
-        curl_multi_cleanup(p->multi); /* may still call sock_cb for sockets it closes */
-    p->multi = NULL;
-    while (p->socks)
-        sock_free(p, p->socks);
-    if (p->loop)
-        timer_stop(p->loop, &p->curl_timer);
+    curlloop_free(&p->curl); /* no transfer left: probe_cancel() removed them */
     if (p->devnull >= 0)
         close(p->devnull);
     p->devnull = -1;
     free(p->orphans);
     p->orphans = NULL;
     p->n_orphans = p->cap_orphans = 0;
-    if (p->curl_global)
-        curl_global_cleanup();
-    p->curl_global = false;
 }
 
 void probe_init(struct probe *pr)

@@ -1,6 +1,7 @@
-/* probe: health checks on the loop. Owns the libcurl multi handle (driven by the loop's epoll
- * watchers and one loop timer through curl's multi_socket API: no curl_multi_perform polling, no
- * threads of ours, no blocking call), the TCP connect sockets and the exec-check children.
+/* probe: health checks on the loop. Owns a curlloop for HTTP checks (curlloop.h: a libcurl multi
+ * handle driven by the loop's epoll watchers and one loop timer through curl's multi_socket API:
+ * no curl_multi_perform polling, no threads of ours, no blocking call; set up by the first HTTP
+ * check), the TCP connect sockets and the exec-check children.
  *
  * One struct prober per supervisor; one struct probe embedded in each service, holding that
  * service's check in flight (at most one: probe_start() says -EBUSY otherwise). Every check has
@@ -43,6 +44,7 @@
 #include <sys/types.h>
 #include <time.h>
 
+#include "curlloop.h"
 #include "loop.h"
 #include "parse.h"
 
@@ -143,20 +145,18 @@ struct probe {
 struct prober {
     struct loop *loop;
     const struct sigstate *sig;
-    void *multi;              /* CURLM * */
-    struct timer curl_timer;  /* the one timer curl asks for (CURLMOPT_TIMERFUNCTION) */
-    struct probe_sock *socks; /* watchers of curl's sockets (CURLMOPT_SOCKETFUNCTION) */
+    struct curlloop curl;     /* HTTP checks; set up by the first one */
     struct probe *active;     /* probes in flight */
     pid_t *orphans;           /* timed-out or cancelled exec checks, killed, not yet reaped */
     size_t n_orphans, cap_orphans;
     int devnull;              /* O_RDWR, CLOEXEC: stdio of exec checks */
-    bool async_dns;           /* libcurl resolves names off the loop */
-    bool curl_global;         /* curl_global_init() succeeded and needs its cleanup */
+    bool async_dns;           /* libcurl resolves names off the loop: curl.async_dns, copied
+                               * when curl is set up (tests/unit/test_probe.c reads it here) */
 };
 
-/* Sets up p on loop: curl_global_init, the multi handle and its callbacks, /dev/null. sig is the
- * original signal state given to exec checks (borrowed; must outlive p). Returns 0 or -errno
- * (-ENOMEM, -EIO when libcurl fails to initialise); nothing to free on error. */
+/* Sets up p on loop and opens /dev/null; libcurl is set up later, by the first HTTP check. sig is
+ * the original signal state given to exec checks (borrowed; must outlive p). Returns 0 or -errno
+ * of open(2); nothing to free on error. */
 int prober_init(struct prober *p, struct loop *loop, const struct sigstate *sig);
 
 /* Cancels every probe in flight (no callbacks), releases curl and closes what p owns. Exec checks

@@ -896,9 +896,11 @@ static void test_users_and_health_rules(void **state)
 
 	put(f, "services/u.conf", "[service]\ncommand = /bin/x\nuser = nines-no-such-user\ngroup = nines-no-such-group\n");
 	put(f, "services/n.conf", "[service]\ncommand = /bin/x\nuser = 54321\n");
-	put(f, "services/h1.conf", "[service]\ncommand = /bin/x\n[health]\nurl = http://a/\ntcp = a:1\n");
+	put(f, "services/h1.conf", "[service]\ncommand = /bin/x\n[health]\nurl = http://a/\ntcp = 127.0.0.1:1\n");
 	put(f, "services/h2.conf", "[service]\ncommand = /bin/x\n\n[health]\ninterval = 5s\n");
-	put(f, "services/h3.conf", "[service]\ncommand = /bin/x\n[health]\ntcp = a:1\nexpect = 200\n");
+	put(f, "services/h3.conf", "[service]\ncommand = /bin/x\n[health]\ntcp = 127.0.0.1:1\nexpect = 200\n");
+	/* A host name would need a resolver call on the loop: TCP checks take addresses. */
+	put(f, "services/h6.conf", "[service]\ncommand = /bin/x\n[health]\ntcp = lavalink:2333\n");
 	put(f, "services/h4.conf", "[service]\ncommand = /bin/x\nready = healthy\n");
 	put(f, "services/h5.conf", "[service]\ncommand = /bin/x\n[health]\ntcp = a:0\n");
 	assert_int_equal(load(f), -EINVAL);
@@ -910,7 +912,8 @@ static void test_users_and_health_rules(void **state)
 	expect_error(f, "services/h3.conf", 5, "expect applies to url checks only");
 	expect_error(f, "services/h4.conf", 3, "ready = healthy needs a [health] check");
 	expect_error(f, "services/h5.conf", 4, "invalid tcp 'a:0'");
-	expect_n_errors(f, 8);
+	expect_error(f, "services/h6.conf", 4, "invalid tcp 'lavalink:2333'");
+	expect_n_errors(f, 9);
 }
 
 static void test_errors_accumulate(void **state)

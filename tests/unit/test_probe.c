@@ -31,6 +31,7 @@
 
 #include "config.h"
 #include "loop.h"
+#include "curlso.h"
 #include "probe.h"
 #include "sig.h"
 #include "util.h"
@@ -668,7 +669,9 @@ static int dns_child(void)
     struct prober pr;
     if (!loop || prober_init(&pr, loop, &g_sig) < 0)
         return 1;
-    if (!pr.async_dns)
+    /* libcurl is set up by the first HTTP check: ask it now whether it resolves asynchronously. */
+    const curl_version_info_data *vi = curlso_load() == 0 ? curl_version_info(CURLVERSION_NOW) : NULL;
+    if (!vi || !(vi->features & CURL_VERSION_ASYNCHDNS))
         return 77;
     struct timer tk;
     timer_init(&tk, dns_tick, NULL);
