@@ -827,9 +827,11 @@ cgroups.
    (`/proc/PID/task/*/schedstat`) divided by the restarts in it (the forked child's own time
    before its exec is not included); it depends little on the load of the machine, the latency
    much. One more nines window runs with N more idle processes on the host (`sup_stamp hold
-   N`): after every exit nines reads `/proc/PID/stat` and `/proc/PID/environ` of every process
-   on the host (it restarts only once nothing of the old generation is left), so its restart
-   cost grows with the host's process count; the peers' does not.
+   N`): nines restarts only once nothing of the old generation is left. With a cgroup per
+   service (as here) it asks the cgroup alone; without one it walks `/proc/PID/stat` of every
+   process on the host (`/proc/PID/environ` only for orphans it adopted), and only then does its
+   restart cost grow with the host's process count (before 428055c it read both files of every
+   process after every exit in all cases). The peers never scan /proc.
 2. **memory**: RSS and PSS (`/proc/PID/smaps_rollup`) summed over the supervisor's own processes
    with 1, 10 and 100 services running `sleep 100000` (nines: 1 process; s6: s6-svscan + one
    s6-supervise per service; runit: runsvdir + one runsv per service; supervisord: 1 python
@@ -1071,7 +1073,7 @@ def main():
     if "crash_extra" in R:
         x, base = R["crash_extra"], c["nines"]
         extra = (x["procs"][0] + x["procs"][1]) / 2 - (base["procs"][0] + base["procs"][1]) / 2
-        speed.append(f"nines' CPU per restart grows by {(x['cpu_us'] - base['cpu_us']) / extra:.1f} µs "
+        speed.append(f"nines' CPU per restart changes by {(x['cpu_us'] - base['cpu_us']) / extra:+.2f} µs "
                      f"per extra process on the host ({base['cpu_us']:.0f} µs at "
                      f"{base['procs'][0]}–{base['procs'][1]} processes, {x['cpu_us']:.0f} µs at "
                      f"{x['procs'][0]}–{x['procs'][1]}); the median crash→exec goes from "

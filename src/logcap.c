@@ -30,7 +30,11 @@ static void to_file(struct logcap *lc, int stream, const char *line, size_t len,
         n = tsfmt_format(&lc->ts, wall, buf);
         buf[n++] = ' ';
     }
-    n += (size_t)snprintf(buf + n, sizeof buf - n, "%s | ", stream_label(stream, cut));
+    const char *label = stream_label(stream, cut); /* copied, not printed: this runs per line */
+    size_t ll = strlen(label);
+    memcpy(buf + n, label, ll);
+    memcpy(buf + n + ll, " | ", 3);
+    n += ll + 3;
     if (len > sizeof buf - n - 1)
         len = sizeof buf - n - 1; /* cannot happen: lines are at most LINEBUF_MAX */
     memcpy(buf + n, line, len);
