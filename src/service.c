@@ -784,8 +784,11 @@ static void health_reset(struct service *svc)
     svc->has_health_result = false;
     svc->health_since_ms = now_ms();
     svc->health = svc->conf->health.kind == CONFIG_HEALTH_NONE ? HEALTH_NONE : HEALTH_STARTING;
+    /* Up to 10% (at most 1 s) of jitter on the first check: services started together would
+     * otherwise stay in phase and check in bursts forever (bench/RESULTS.md). */
+    uint64_t iv = svc->conf->health.interval_ms, spread = iv / 10 < 1000 ? iv / 10 : 1000;
     if (svc->health != HEALTH_NONE && svc->host->prober)
-        timer_start(svc->host->loop, &svc->health_timer, svc->conf->health.interval_ms);
+        timer_start(svc->host->loop, &svc->health_timer, iv + (spread ? (uint64_t)random() % spread : 0));
 }
 
 static void on_health_result(void *ctx, const struct probe_result *r);
@@ -840,6 +843,7 @@ static void on_health_result(void *ctx, const struct probe_result *r)
 {
     struct service *svc = ctx;
     uint64_t now = now_ms();
+    enum svc_health before = svc->health;
     svc->health_last = *r;
     svc->has_health_result = true;
     svc->health_last_wall_ms = wall_ms();
@@ -882,7 +886,10 @@ static void on_health_result(void *ctx, const struct probe_result *r)
             return;
         break;
     }
-    svc->host->changed(svc->host->ctx, svc);
+    /* Only a change of health is news for status waiters; a result like the last one is not
+     * (500 services checked every second would otherwise settle the set 500 times a second). */
+    if (svc->health != before)
+        svc->host->changed(svc->host->ctx, svc);
     timer_start(svc->host->loop, &svc->health_timer, next);
 }
 

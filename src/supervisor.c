@@ -377,9 +377,16 @@ static void reap(struct supervisor *s)
 
 /* ---- persisted state (operator intent, counters, restart budget) ---- */
 
-/* run_dir/procs: the main processes we run now, for the sweep after a SIGKILL of nines. */
+/* run_dir/procs: the main processes we run now, for the sweep after a SIGKILL of nines. Written
+ * only when the set of pids changed (it reads /proc for each). */
 static void record_procs(struct supervisor *s)
 {
+    uint64_t h = 1469598103934665603ull; /* FNV-1a over the pids */
+    for (size_t i = 0; i < s->n_svcs; i++)
+        h = (h ^ (uint64_t)s->svcs[i]->pid) * 1099511628211ull;
+    if (h == s->procs_hash)
+        return;
+    s->procs_hash = h;
     struct instance_proc *v = calloc(s->n_svcs + 1, sizeof *v);
     if (!v)
         return;

@@ -40,6 +40,7 @@ struct supervisor {
     struct timer scan_timer, save_timer, shutdown_timer, settle_timer;
     bool shutting_down, orphans_swept;
     bool state_ok;
+    uint64_t procs_hash;          /* of the pids last written to run_dir/procs */
     char state_path[PATH_MAX];
     struct statefile state;
     struct ctl *ctl;              /* control socket server, NULL when it could not open */
