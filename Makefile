@@ -4,6 +4,8 @@
 
 PREFIX  ?= /usr/local
 DESTDIR ?=
+SYSCONFDIR ?= /etc
+MANDIR  ?= $(PREFIX)/share/man
 SAN     ?= 0
 CC      ?= cc
 
@@ -75,10 +77,35 @@ check: unit pytest
 san:
 	$(MAKE) SAN=1 all
 
+# The binaries; the man pages; etc/nines.conf as the main config (an existing one in a live
+# install, DESTDIR empty, is kept); an empty services dir (nines refuses to start without it); the
+# services/*.conf examples, which need editing, outside the live services dir; the systemd unit
+# with its paths following PREFIX and SYSCONFDIR. A tree holding only Makefile and src/ (the
+# Dockerfile's build stage) installs the binaries and whatever else it has.
 install: $(BUILD)/nines $(BUILD)/ninesctl
 	install -d $(DESTDIR)$(PREFIX)/sbin
 	install -m 0755 $(BUILD)/nines $(DESTDIR)$(PREFIX)/sbin/nines
 	install -m 0755 $(BUILD)/ninesctl $(DESTDIR)$(PREFIX)/sbin/ninesctl
+	set -e; for s in 5 8; do \
+	  pages=$$(ls man/*.$$s 2>/dev/null || true); [ -n "$$pages" ] || continue; \
+	  install -d $(DESTDIR)$(MANDIR)/man$$s; install -m 0644 $$pages $(DESTDIR)$(MANDIR)/man$$s/; \
+	done
+	set -e; if [ -f etc/nines.conf ]; then \
+	  install -d $(DESTDIR)$(SYSCONFDIR)/nines $(DESTDIR)$(SYSCONFDIR)/nines/services; \
+	  if [ -z "$(DESTDIR)" ] && [ -e $(SYSCONFDIR)/nines/nines.conf ]; then \
+	    echo "install: keeping the existing $(SYSCONFDIR)/nines/nines.conf"; \
+	  else install -m 0644 etc/nines.conf $(DESTDIR)$(SYSCONFDIR)/nines/nines.conf; fi; \
+	fi
+	set -e; examples=$$(ls services/*.conf 2>/dev/null || true); if [ -n "$$examples" ]; then \
+	  install -d $(DESTDIR)$(PREFIX)/share/nines/examples; \
+	  install -m 0644 $$examples $(DESTDIR)$(PREFIX)/share/nines/examples/; \
+	fi
+	set -e; if [ -f etc/nines.service ]; then \
+	  install -d $(DESTDIR)$(PREFIX)/lib/systemd/system; \
+	  sed -e 's|/usr/sbin/nines|$(PREFIX)/sbin/nines|g' -e 's|/etc/nines/|$(SYSCONFDIR)/nines/|g' \
+	    etc/nines.service > $(DESTDIR)$(PREFIX)/lib/systemd/system/nines.service; \
+	  chmod 0644 $(DESTDIR)$(PREFIX)/lib/systemd/system/nines.service; \
+	fi
 
 clean:
 	rm -rf build build-san
