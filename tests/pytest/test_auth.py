@@ -164,7 +164,7 @@ def test_discord_a5_new_token_leaves_authfail_at_once(h):
     tmp.write_text(good + "\n")
     os.rename(tmp, tf)
     assert wait_for(lambda: sup.state("bot") == "RUNNING", 3), sup.log()
-    assert lines_of(seen) == ["ok"]
+    assert wait_for(lambda: lines_of(seen) == ["ok"], 3), lines_of(seen)  # written after exec
     assert str(good_id) in sup.ctl("status", "bot")[1]
     assert sup.stop()[0] == 0
 
