@@ -11,7 +11,9 @@
 #include "util.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +23,7 @@
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -855,12 +858,32 @@ static void start_all(struct supervisor *s)
     timer_start(s->loop, &s->settle_timer, 0); /* READY=1 to the parent even with no service */
 }
 
+/* Survivors are held by pidfd (pidfd_open(2)): they are not our children, so their pids could be
+ * recycled by strangers while we wait; a pidfd always names the process it was opened for. */
 static void signal_survivors(struct supervisor *s, int signo)
 {
-    for (size_t i = 0; i < s->n_survivors; i++) {
-        kill(-s->survivors[i], signo); /* session leaders lead their group too */
-        kill(s->survivors[i], signo);
-    }
+    for (size_t i = 0; i < s->n_survivors; i++)
+        if (s->survivor_fds[i] >= 0)
+            syscall(SYS_pidfd_send_signal, s->survivor_fds[i], signo, NULL, 0);
+}
+
+/* A pidfd becomes readable when its process has exited (pidfd_open(2)). */
+static bool survivor_exited(int fd)
+{
+    struct pollfd p = {fd, POLLIN, 0};
+    return poll(&p, 1, 0) != 0;
+}
+
+static void end_sweep(struct supervisor *s)
+{
+    for (size_t i = 0; i < s->n_survivors; i++)
+        if (s->survivor_fds[i] >= 0)
+            close(s->survivor_fds[i]);
+    free(s->survivors);
+    free(s->survivor_fds);
+    s->survivors = NULL;
+    s->survivor_fds = NULL;
+    s->n_survivors = 0;
 }
 
 static void on_sweep_timer(struct loop *loop, struct timer *t)
@@ -868,9 +891,14 @@ static void on_sweep_timer(struct loop *loop, struct timer *t)
     struct supervisor *s = t->data;
     (void)loop;
     size_t k = 0;
-    for (size_t i = 0; i < s->n_survivors; i++)
-        if (proctree_alive(s->survivors[i])) /* not ours to reap: watch /proc */
-            s->survivors[k++] = s->survivors[i];
+    for (size_t i = 0; i < s->n_survivors; i++) {
+        if (survivor_exited(s->survivor_fds[i])) {
+            close(s->survivor_fds[i]);
+            continue;
+        }
+        s->survivors[k] = s->survivors[i];
+        s->survivor_fds[k++] = s->survivor_fds[i];
+    }
     s->n_survivors = k;
     if (k && now_ms() < s->sweep_deadline) {
         timer_start(s->loop, &s->sweep_timer, 50);
@@ -888,11 +916,30 @@ static void on_sweep_timer(struct loop *loop, struct timer *t)
         log_error("%zu process%s of the previous nines survive KILL; starting anyway", k, k == 1 ? "" : "es");
     else
         log_info("previous generation gone");
-    free(s->survivors);
-    s->survivors = NULL;
-    s->n_survivors = 0;
+    end_sweep(s);
     if (!s->shutting_down)
         start_all(s);
+}
+
+/* Holds each survivor by a pidfd; drops those already gone. Returns 0 or -ENOMEM. */
+static int hold_survivors(struct supervisor *s)
+{
+    s->survivor_fds = malloc((s->n_survivors ? s->n_survivors : 1) * sizeof *s->survivor_fds);
+    if (!s->survivor_fds) {
+        s->n_survivors = 0;
+        return -ENOMEM;
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < s->n_survivors; i++) {
+        int fd = (int)syscall(SYS_pidfd_open, s->survivors[i], 0);
+        if (fd < 0)
+            continue; /* gone already (ESRCH), or no pidfds: then it cannot be signalled safely */
+        /* pidfds are always close-on-exec (pidfd_open(2)). */
+        s->survivors[k] = s->survivors[i];
+        s->survivor_fds[k++] = fd;
+    }
+    s->n_survivors = k;
+    return 0;
 }
 
 /* A nines that was SIGKILLed (not PID 1) leaves its services running: they must be gone before
@@ -916,7 +963,10 @@ static void sweep_survivors(struct supervisor *s)
             s->survivors[k++] = s->survivors[i];
     }
     s->n_survivors = k;
+    if (hold_survivors(s) < 0)
+        log_error("cannot hold the previous generation's processes: out of memory");
     if (!s->n_survivors) {
+        end_sweep(s);
         start_all(s);
         return;
     }
@@ -1032,7 +1082,7 @@ static void teardown(struct supervisor *s)
     free(s->retired);
     config_free(s->cfg);
     statefile_free(&s->state);
-    free(s->survivors);
+    end_sweep(s);
     recwriter_free(&s->console);
     notify_parent_close(&s->parent);
     if (s->hwwd_fd >= 0) /* a clean exit disarms it ('V'); a crash leaves it running */
