@@ -10,7 +10,8 @@ cd "$(dirname "$0")"
 # Build tools, libraries (pkg-config names libcurl, inih, libcap), test tools. procps gives ps/pkill
 # to the tests; tini and dumb-init are the peers bench/ compares against.
 PACKAGES="gcc make libc6-dev pkg-config libcurl4-openssl-dev libinih-dev libcap-dev libcmocka-dev
-python3 python3-pytest python3-discord procps util-linux bsdutils cppcheck openssl tini dumb-init"
+python3 python3-pytest python3-discord procps util-linux bsdutils cppcheck openssl tini dumb-init
+clang libclang-rt-14-dev"
 
 deps() {
     missing=""
@@ -64,7 +65,11 @@ run_tests() {
     export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
     test_one build 0
     test_one build-san 1
-    echo "== all tests passed (normal and ASan+UBSan builds)"
+    # libFuzzer (clang, ASan+UBSan): replay every kept input, then a short run per target.
+    # A long run is `fuzz/run.sh 3600`.
+    echo "== fuzzing (replay + ${FUZZ_SECONDS:-5} s per target)"
+    fuzz/run.sh "${FUZZ_SECONDS:-5}"
+    echo "== all tests passed (normal and ASan+UBSan builds, fuzz replay)"
 }
 
 # The demo: nines in the foreground supervising a fake Discord and the sample discord.py bot
