@@ -394,8 +394,11 @@ static bool load_token(struct service *svc)
     if (!svc->conf->auth.enabled)
         return true;
     int rc = authsrc_load(&svc->auth, &svc->conf->auth, name_of(svc));
-    if (rc == -ENOMEM) {
-        spawn_failed(svc, ENOMEM);
+    /* Only a token that is missing, unreadable by permission or rejected waits for a new one;
+     * running out of fds or memory, or an I/O error, is nines' trouble: retry with backoff. */
+    if (rc < 0 && rc != -ENOENT && rc != -EACCES && rc != -EPERM && rc != -EINVAL) {
+        log_warn("%s: %s; retrying", name_of(svc), svc->auth.problem[0] ? svc->auth.problem : strerror(-rc));
+        spawn_failed(svc, -rc);
         return false;
     }
     if (rc < 0) {
