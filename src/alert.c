@@ -637,35 +637,6 @@ static int curl_setup(struct alerter *a)
 
 /* ================================================================ webhook: the POST */
 
-static bool host_is_literal(const char *host)
-{
-    struct in6_addr a6;
-    struct in_addr a4;
-    return inet_pton(AF_INET, host, &a4) == 1 || inet_pton(AF_INET6, host, &a6) == 1;
-}
-
-/* Without an async resolver only hosts that need no getaddrinfo(3) may be used (as in probe.c):
- * a blocking lookup would stop the loop. */
-static bool url_host_needs_no_dns(const char *url)
-{
-    CURLU *u = curl_url();
-    char *host = NULL;
-    bool ok = false;
-    if (u && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
-        curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK) {
-        size_t n = strlen(host);
-        if (n > 2 && host[0] == '[' && host[n - 1] == ']') {
-            host[n - 1] = '\0';
-            ok = host_is_literal(host + 1);
-        } else {
-            ok = strcasecmp(host, "localhost") == 0 || host_is_literal(host);
-        }
-    }
-    curl_free(host);
-    curl_url_cleanup(u);
-    return ok;
-}
-
 /* The answer's body is read and dropped; past REPLY_MAX the transfer is cut (judged by status). */
 static size_t on_reply(char *ptr, size_t size, size_t nmemb, void *ud)
 {
@@ -739,7 +710,7 @@ static void webhook_kick(struct alerter *a)
         arm_retry(a, ALERT_CH_WEBHOOK, retry, now);
         return;
     }
-    if (!a->curl.async_dns && !url_host_needs_no_dns(a->webhook_url)) {
+    if (!a->curl.async_dns && !curlloop_url_needs_no_dns(a->webhook_url)) {
         chan_done(a, ALERT_CH_WEBHOOK, false, false, "host name needs async DNS, which this libcurl lacks");
         return;
     }

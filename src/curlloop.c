@@ -2,6 +2,10 @@
 
 #include "curlso.h"
 
+#include <arpa/inet.h>
+#include <stdbool.h>
+#include <strings.h>
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -175,4 +179,31 @@ void curlloop_free(struct curlloop *c)
     if (c->global)
         curl_global_cleanup(); /* c->global: libcurl was loaded */
     memset(c, 0, sizeof *c);
+}
+
+static bool host_is_literal(const char *host)
+{
+    struct in6_addr a6;
+    struct in_addr a4;
+    return inet_pton(AF_INET, host, &a4) == 1 || inet_pton(AF_INET6, host, &a6) == 1;
+}
+
+bool curlloop_url_needs_no_dns(const char *url)
+{
+    CURLU *u = curl_url();
+    char *host = NULL;
+    bool ok = false;
+    if (u && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+        curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK) {
+        size_t n = strlen(host);
+        if (n > 2 && host[0] == '[' && host[n - 1] == ']') {
+            host[n - 1] = '\0';
+            ok = host_is_literal(host + 1);
+        } else {
+            ok = strcasecmp(host, "localhost") == 0 || host_is_literal(host);
+        }
+    }
+    curl_free(host);
+    curl_url_cleanup(u);
+    return ok;
 }

@@ -65,4 +65,9 @@ void curlloop_remove(struct curlloop *c, void *easy);
  * a never-initialised zeroed struct, after a failed curlloop_init(), and twice. Never fails. */
 void curlloop_free(struct curlloop *c);
 
+/* True when fetching url needs no getaddrinfo(3): its host is an IP literal or localhost. A
+ * libcurl without an asynchronous resolver may only be given such URLs, since a blocking lookup
+ * would stop the loop. Needs libcurl loaded (curlloop_init succeeded). */
+bool curlloop_url_needs_no_dns(const char *url);
+
 #endif

@@ -361,34 +361,6 @@ static void http_done(void *ctx, void *easy, int result)
 
 /* ---------------------------------------------------------------- HTTP: starting */
 
-static bool host_is_literal(const char *host)
-{
-    struct in6_addr a6;
-    struct in_addr a4;
-    return inet_pton(AF_INET, host, &a4) == 1 || inet_pton(AF_INET6, host, &a6) == 1;
-}
-
-/* Without an async resolver only hosts curl needs no getaddrinfo(3) for are allowed. */
-static bool url_host_needs_no_dns(const char *url)
-{
-    CURLU *u = curl_url();
-    char *host = NULL;
-    bool ok = false;
-    if (u && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
-        curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK) {
-        size_t n = strlen(host);
-        if (n > 2 && host[0] == '[' && host[n - 1] == ']') {
-            host[n - 1] = '\0';
-            ok = host_is_literal(host + 1);
-        } else {
-            ok = strcasecmp(host, "localhost") == 0 || host_is_literal(host);
-        }
-    }
-    curl_free(host);
-    curl_url_cleanup(u);
-    return ok;
-}
-
 static int curl_err(CURLcode rc)
 {
     return rc == CURLE_OUT_OF_MEMORY ? -ENOMEM : -EINVAL;
@@ -463,7 +435,7 @@ static int http_start(struct prober *p, struct probe *pr, const struct probe_req
     int cr = curl_setup(p);
     if (cr < 0)
         return cr;
-    if (!p->async_dns && !url_host_needs_no_dns(req->url)) {
+    if (!p->async_dns && !curlloop_url_needs_no_dns(req->url)) {
         result_set(pr, PROBE_UNHEALTHY, "host name needs async DNS, which this libcurl lacks");
         defer_delivery(p, pr);
         return 0;
