@@ -201,13 +201,15 @@ def test_sup_after_orders_start_and_reverse_shutdown(h):
     order = h.tmp / "order"
     for name in ("lavalink", "bot"):
         (h.tmp / f"{name}.sh").write_text(
-            f"echo start-{name} >> {order}\n"
             f"trap 'echo stop-{name} >> {order}; exit 0' TERM\n"
+            f"echo start-{name} >> {order}\n"
             "while :; do sleep 0.05; done\n")
     sup.service("lavalink", f"sh {h.tmp}/lavalink.sh")
     sup.service("bot", f"sh {h.tmp}/bot.sh", service={"after": "lavalink"})
     sup.start()
     sup.wait_state("bot", "RUNNING")
+    # RUNNING means exec'd; the script's trap is set once its start line is written.
+    assert wait_for(lambda: "start-bot" in lines_of(order), 5)
     assert sup.stop()[0] == 0
     assert lines_of(order) == ["start-lavalink", "start-bot", "stop-bot", "stop-lavalink"]
 
