@@ -859,18 +859,33 @@ static void start_all(struct supervisor *s)
 }
 
 /* Survivors are held by pidfd (pidfd_open(2)): they are not our children, so their pids could be
- * recycled by strangers while we wait; a pidfd always names the process it was opened for. */
+ * recycled by strangers while we wait; a pidfd always names the process it was opened for.
+ * Without pidfds (Linux < 5.3, or a seccomp profile older than the call: Docker < 20.10 answers
+ * EPERM) a survivor is known by pid and start time, checked again right before every signal:
+ * a recycled pid has another start time. Only a reuse between that check and kill(2) remains. */
+static bool survivor_same(const struct supervisor *s, size_t i)
+{
+    uint64_t start;
+    return proctree_alive(s->survivors[i]) && proctree_start_time(s->survivors[i], &start) == 0 &&
+           start == s->survivor_starts[i];
+}
+
 static void signal_survivors(struct supervisor *s, int signo)
 {
-    for (size_t i = 0; i < s->n_survivors; i++)
+    for (size_t i = 0; i < s->n_survivors; i++) {
         if (s->survivor_fds[i] >= 0)
             syscall(SYS_pidfd_send_signal, s->survivor_fds[i], signo, NULL, 0);
+        else if (survivor_same(s, i))
+            kill(s->survivors[i], signo);
+    }
 }
 
 /* A pidfd becomes readable when its process has exited (pidfd_open(2)). */
-static bool survivor_exited(int fd)
+static bool survivor_exited(const struct supervisor *s, size_t i)
 {
-    struct pollfd p = {fd, POLLIN, 0};
+    if (s->survivor_fds[i] < 0)
+        return !survivor_same(s, i);
+    struct pollfd p = {s->survivor_fds[i], POLLIN, 0};
     return poll(&p, 1, 0) != 0;
 }
 
@@ -881,8 +896,10 @@ static void end_sweep(struct supervisor *s)
             close(s->survivor_fds[i]);
     free(s->survivors);
     free(s->survivor_fds);
+    free(s->survivor_starts);
     s->survivors = NULL;
     s->survivor_fds = NULL;
+    s->survivor_starts = NULL;
     s->n_survivors = 0;
 }
 
@@ -892,12 +909,14 @@ static void on_sweep_timer(struct loop *loop, struct timer *t)
     (void)loop;
     size_t k = 0;
     for (size_t i = 0; i < s->n_survivors; i++) {
-        if (survivor_exited(s->survivor_fds[i])) {
-            close(s->survivor_fds[i]);
+        if (survivor_exited(s, i)) {
+            if (s->survivor_fds[i] >= 0)
+                close(s->survivor_fds[i]);
             continue;
         }
         s->survivors[k] = s->survivors[i];
-        s->survivor_fds[k++] = s->survivor_fds[i];
+        s->survivor_fds[k] = s->survivor_fds[i];
+        s->survivor_starts[k++] = s->survivor_starts[i];
     }
     s->n_survivors = k;
     if (k && now_ms() < s->sweep_deadline) {
@@ -921,22 +940,35 @@ static void on_sweep_timer(struct loop *loop, struct timer *t)
         start_all(s);
 }
 
-/* Holds each survivor by a pidfd; drops those already gone. Returns 0 or -ENOMEM. */
+/* Holds each survivor by a pidfd, or by its start time where pidfds are missing; drops those
+ * already gone. Returns 0 or -ENOMEM. */
 static int hold_survivors(struct supervisor *s)
 {
-    s->survivor_fds = malloc((s->n_survivors ? s->n_survivors : 1) * sizeof *s->survivor_fds);
-    if (!s->survivor_fds) {
+    size_t n = s->n_survivors ? s->n_survivors : 1;
+    s->survivor_fds = malloc(n * sizeof *s->survivor_fds);
+    s->survivor_starts = malloc(n * sizeof *s->survivor_starts);
+    if (!s->survivor_fds || !s->survivor_starts) {
         s->n_survivors = 0;
         return -ENOMEM;
     }
     size_t k = 0;
+    bool told = false;
     for (size_t i = 0; i < s->n_survivors; i++) {
-        int fd = (int)syscall(SYS_pidfd_open, s->survivors[i], 0);
-        if (fd < 0)
-            continue; /* gone already (ESRCH), or no pidfds: then it cannot be signalled safely */
+        uint64_t start;
+        if (!proctree_alive(s->survivors[i]) || proctree_start_time(s->survivors[i], &start) < 0)
+            continue; /* gone already */
         /* pidfds are always close-on-exec (pidfd_open(2)). */
+        int fd = (int)syscall(SYS_pidfd_open, s->survivors[i], 0);
+        if (fd < 0 && errno == ESRCH)
+            continue;
+        if (fd < 0 && !told) {
+            log_warn("no pidfds (pidfd_open: %s): the previous generation is signalled by pid, "
+                     "its start time checked before every signal", strerror(errno));
+            told = true;
+        }
         s->survivors[k] = s->survivors[i];
-        s->survivor_fds[k++] = fd;
+        s->survivor_fds[k] = fd;
+        s->survivor_starts[k++] = start;
     }
     s->n_survivors = k;
     return 0;

@@ -50,7 +50,8 @@ struct supervisor {
     struct cgroups cg;            /* per-service cgroup v2 subtrees, when nines may create them */
     struct instance inst;         /* the run_dir lock, our token, the previous nines' survivors */
     pid_t *survivors;             /* of a previous nines, being stopped before services start */
-    int *survivor_fds;            /* their pidfds (parallel to survivors) */
+    int *survivor_fds;            /* their pidfds (parallel to survivors; -1: none, see below) */
+    uint64_t *survivor_starts;    /* their start times (proctree_start_time), where no pidfd */
     size_t n_survivors;
     uint64_t sweep_deadline;
     bool sweep_killed;

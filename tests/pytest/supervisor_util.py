@@ -63,8 +63,9 @@ class Sup:
         path.write_text(text)
         return path
 
-    def start(self, *extra, ns=False):
-        argv = [self.h.nines, "-c", self.conf, *extra]
+    def start(self, *extra, ns=False, prefix=()):
+        """Starts nines on this config; prefix: a launcher to run it under (argv words)."""
+        argv = [*prefix, self.h.nines, "-c", self.conf, *extra]
         if ns:
             argv = ["unshare", "--pid", "--fork", "--mount-proc", *argv]
         self.p = self.h.spawn(argv)
