@@ -164,6 +164,10 @@ static void http_release(struct prober *p, struct probe *pr)
     }
     curl_slist_free_all(pr->slist);
     pr->slist = NULL;
+    if (pr->spare_fd >= 0) { /* curl never connected (resolver error, timeout, cancel) */
+        close(pr->spare_fd);
+        pr->spare_fd = -1;
+    }
 }
 
 static void tcp_release(struct prober *p, struct probe *pr)
@@ -281,6 +285,39 @@ static size_t on_body(char *ptr, size_t size, size_t nmemb, void *ud)
     return n;
 }
 
+/* socket(2) failed for want of nines' own resources (fd table, system file table, socket
+ * buffers, kernel memory): nothing the service did, and nothing a check could tell about it. */
+static bool lack_of_resources(int err)
+{
+    return err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM;
+}
+
+/* CURLOPT_OPENSOCKETFUNCTION: curl's socket(2) is made here, so that it is O_CLOEXEC (nines
+ * forks services and checks; curl's own socket() does not ask for that) and so that a failure
+ * keeps its errno: curl reports it as CURLE_COULDNT_CONNECT with CURLINFO_OS_ERRNO 0, which reads
+ * like a dead endpoint. The first connect gets the socket http_start() made; a connect of another
+ * family closes it first, so that its fd slot is the one the new socket takes. curl closes what
+ * it gets from here with close(2) (no CURLOPT_CLOSESOCKETFUNCTION needed). */
+static curl_socket_t open_sock(void *clientp, curlsocktype purpose, struct curl_sockaddr *a)
+{
+    struct probe *pr = clientp;
+    (void)purpose; /* CURLSOCKTYPE_IPCXN: the only one for HTTP */
+    if (pr->spare_fd >= 0) {
+        int fd = pr->spare_fd;
+        pr->spare_fd = -1;
+        if (a->family == AF_INET && a->socktype == SOCK_STREAM &&
+            (a->protocol == IPPROTO_TCP || a->protocol == 0))
+            return fd;
+        close(fd);
+    }
+    int fd = socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+    if (fd < 0) {
+        pr->sock_errno = errno;
+        return CURL_SOCKET_BAD;
+    }
+    return fd;
+}
+
 /* ---------------------------------------------------------------- HTTP: judging the answer */
 
 static void judge_status(struct probe *pr, long status)
@@ -309,7 +346,12 @@ static void judge_error(struct probe *pr, CURLcode rc, long oserr, long status)
     pr->result.code = (int)status;
     switch (rc) {
     case CURLE_COULDNT_CONNECT:
-        if (oserr == ECONNREFUSED)
+        /* open_sock() could not make a socket. For lack of resources that can only be for a
+         * further address of the host (the first one got http_start's socket, and failed): the
+         * check ran and failed, but the detail says why the rest was not tried. */
+        if (oserr == 0 && pr->sock_errno)
+            result_set(pr, PROBE_UNHEALTHY, "cannot connect: socket: %s", strerror(pr->sock_errno));
+        else if (oserr == ECONNREFUSED)
             result_set(pr, PROBE_UNHEALTHY, "connection refused");
         else if (oserr)
             result_set(pr, PROBE_UNHEALTHY, "cannot connect: %s", strerror((int)oserr));
@@ -387,6 +429,8 @@ static int http_setup(struct probe *pr, CURL *e, const struct probe_request *req
     SET(CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS)); /* deprecated in 7.85.0 */
 #endif
     SET(CURLOPT_ERRORBUFFER, pr->errbuf);
+    SET(CURLOPT_OPENSOCKETFUNCTION, open_sock);
+    SET(CURLOPT_OPENSOCKETDATA, (void *)pr);
     SET(CURLOPT_WRITEFUNCTION, on_body);
     SET(CURLOPT_WRITEDATA, (void *)pr);
     SET(CURLOPT_HEADERFUNCTION, on_header);
@@ -440,6 +484,12 @@ static int http_start(struct prober *p, struct probe *pr, const struct probe_req
         defer_delivery(p, pr);
         return 0;
     }
+    /* The connection's socket, made before curl is asked, where a failure can still say "the
+     * check did not run" (as tcp_start's socket() and exec_start's fork() do); inside curl it
+     * would be a failed check. Any other error is left to curl's own attempt (open_sock). */
+    pr->spare_fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, IPPROTO_TCP);
+    if (pr->spare_fd < 0 && lack_of_resources(errno))
+        return -errno;
     for (const char *const *h = req->headers; h && *h; h++) {
         struct curl_slist *n = curl_slist_append(pr->slist, *h);
         if (!n) {
@@ -645,6 +695,7 @@ void probe_init(struct probe *pr)
 {
     memset(pr, 0, sizeof *pr);
     pr->w.fd = -1;
+    pr->spare_fd = -1;
 }
 
 bool probe_busy(const struct probe *pr)

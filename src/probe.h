@@ -16,6 +16,13 @@
  *         redirects are not followed (3xx is an answer), only http/https, environment proxies
  *         ignored unless probe_request.proxy names one, TLS verified unless `insecure`, at most
  *         PROBE_BODY_MAX bytes of body read.
+ *         The connection's socket is nines' own (CURLOPT_OPENSOCKETFUNCTION, O_CLOEXEC like
+ *         every fd nines holds), made by probe_start() before curl is asked: when nines itself
+ *         has no fd or socket memory left (EMFILE, ENFILE, ENOBUFS, ENOMEM) no check runs and
+ *         probe_start() says so, as for a TCP socket or an exec fork, instead of curl's
+ *         "Couldn't connect" counting against a service that is fine. (Only a host with several
+ *         addresses, whose first one failed, can still meet EMFILE inside curl: that check
+ *         fails, naming the socket error.)
  *         Name resolution: Debian's libcurl uses its threaded resolver (curl_version_info says
  *         CURL_VERSION_ASYNCHDNS), which runs getaddrinfo off the loop and wakes curl through a
  *         socketpair; CURLOPT_QUICK_EXIT keeps a cancel during resolution from joining that
@@ -136,6 +143,9 @@ struct probe {
     bool has_retry_after;
     uint64_t retry_after_ms;
     char errbuf[256];         /* CURLOPT_ERRORBUFFER (CURL_ERROR_SIZE) */
+    int spare_fd;             /* the socket made by probe_start() for curl's first connect
+                               * (AF_INET, CLOEXEC); -1 once curl has it or when none */
+    int sock_errno;           /* errno of the last socket(2) curl asked for that failed */
     /* TCP */
     struct watcher w;
     /* EXEC */
@@ -172,7 +182,8 @@ bool probe_busy(const struct probe *pr);
 /* Starts one check described by req (borrowed only during the call). done(ctx, result) is called
  * later from the loop. Returns 0; -EBUSY when pr already has one in flight; -EINVAL for a
  * malformed request (no url/host/argv, timeout 0); -ENOMEM or another -errno when the check
- * could not be started at all (fork, socket, curl setup): no check ran and done is not called,
+ * could not be started at all (fork, socket, curl setup; for HTTP -EMFILE, -ENFILE, -ENOBUFS or
+ * -ENOMEM when nines cannot make the connection's socket): no check ran and done is not called,
  * which is not a health failure. */
 int probe_start(struct prober *p, struct probe *pr, const struct probe_request *req, probe_done_fn done,
                 void *ctx);

@@ -381,7 +381,9 @@ static void reap(struct supervisor *s)
 /* ---- persisted state (operator intent, counters, restart budget) ---- */
 
 /* run_dir/procs: the main processes we run now, for the sweep after a SIGKILL of nines. Written
- * only when the set of pids changed (it reads /proc for each). */
+ * only when the set of pids changed (it reads /proc for each). The hash of what is on disk is
+ * kept only once the write succeeded: a failed one (EMFILE, ENOSPC, ENOMEM) is tried again by
+ * the save timer, armed here for that, instead of leaving a stale file until the pids change. */
 static void record_procs(struct supervisor *s)
 {
     uint64_t h = 1469598103934665603ull; /* FNV-1a over the pids */
@@ -389,18 +391,23 @@ static void record_procs(struct supervisor *s)
         h = (h ^ (uint64_t)s->svcs[i]->pid) * 1099511628211ull;
     if (h == s->procs_hash)
         return;
-    s->procs_hash = h;
+    int rc = -ENOMEM;
     struct instance_proc *v = calloc(s->n_svcs + 1, sizeof *v);
-    if (!v)
+    if (v) {
+        size_t n = 0;
+        for (size_t i = 0; i < s->n_svcs; i++)
+            if (s->svcs[i]->pid)
+                v[n++] = (struct instance_proc){s->svcs[i]->conf->name, s->svcs[i]->pid};
+        rc = instance_record(&s->inst, v, n);
+        free(v);
+    }
+    if (rc == 0) {
+        s->procs_hash = h;
         return;
-    size_t n = 0;
-    for (size_t i = 0; i < s->n_svcs; i++)
-        if (s->svcs[i]->pid)
-            v[n++] = (struct instance_proc){s->svcs[i]->conf->name, s->svcs[i]->pid};
-    int rc = instance_record(&s->inst, v, n);
-    if (rc < 0)
-        log_warn("cannot write %s: %s", s->inst.procs_path, strerror(-rc));
-    free(v);
+    }
+    log_warn("cannot write %s: %s; retrying in 5s", s->inst.procs_path, strerror(-rc));
+    if (!timer_active(&s->save_timer))
+        timer_start(s->loop, &s->save_timer, 5000);
 }
 
 static void on_save_timer(struct loop *loop, struct timer *t)

@@ -40,10 +40,13 @@ injected, what nines must do, and its documented recovery bound, measured from t
   capture resumes within 3 s of freeing the space. Heartbeats may still fit into the log
   file's last tmpfs page; the summary says whether they were blocked too.
 - fd_exhaust: `prlimit --pid` sets nines' RLIMIT_NOFILE to its lowest free fd, a client
-  connects, the bot is SIGKILLed and the limit is set again once its pipes are closed:
-  accept(), the token read and spawn fail with EMFILE (the summary says where it was seen);
-  nines logs, stays up, and once the limit is lifted answers the queued request within 3 s and
-  has the bot healthy within max_delay*1.2 + START_S.
+  connects, and the limit holds for longer than retries*(interval+timeout) with the bot left
+  alone: a health check that gets no socket is not run (logged, tried again), never a failure
+  of the bot, so the same bot pid still answers and no "unhealthy" is logged. Then the bot is
+  SIGKILLed and the limit is set again once its pipes are closed: accept(), the token read and
+  spawn fail with EMFILE (the summary says where it was seen); nines logs, stays up, and once
+  the limit is lifted answers the queued request within 3 s and has the bot healthy within
+  max_delay*1.2 + START_S.
 - fork_fail: nines is moved into a pids cgroup with pids.max = its task count and the bot is
   SIGKILLed: fork() fails (EAGAIN), logged, backoff, status answered; once lifted the bot is
   healthy within max_delay*1.2 + START_S.
@@ -763,8 +766,10 @@ class Faults:
         soft, hard = nofile_limits(init)
         emfile = {"accept": "control: accept: Too many open files",
                   "token read": "bot: cannot read token file",  # ...: Too many open files
-                  "spawn": "bot: cannot start: Too many open files"}
+                  "spawn": "bot: cannot start: Too many open files",
+                  "health check": "bot: cannot run the health check: Too many open files"}
         before = {k: self.w.log_count(v) for k, v in emfile.items()}
+        unhealthy = self.w.log_count("unhealthy")
 
         def seen(kind):
             return self.w.log_count(emfile[kind]) > before[kind]
@@ -786,6 +791,14 @@ class Faults:
             client.sendall(b"status\n")
             assert wait_for(lambda: seen("accept"), 5), \
                 f"no EMFILE on accept logged:\n{self.w.tail()}"
+            # nines' own EMFILE says nothing about the bot: held for longer than `retries`
+            # checks take, it must not have cost the healthy bot a restart.
+            hold = RETRIES * (INTERVAL_S + TIMEOUT_S) + 1.0
+            assert not wait_for(lambda: self.w.log_count("unhealthy") > unhealthy, hold), \
+                f"nines' EMFILE failed the bot's health checks:\n{self.w.tail()}"
+            code, pid = get_health(self.w.port, timeout=2)
+            assert (code, pid) == (200, old), \
+                f"bot {old} not answering after {hold:.1f}s: {code} {pid}\n{self.w.tail()}"
             n_fds = fd_count(init)
             self.w.kill_bot(old, signal.SIGKILL)
             # The dead bot's pipes free a few fds: take them away too, so that the restart

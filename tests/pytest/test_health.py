@@ -1,7 +1,13 @@
 """Health checks: cases P14-P18 of supervise.md and A3, A8 of discord.md, against local HTTP
-servers started here (tests/pytest/probe_server.py)."""
+servers started here (tests/pytest/probe_server.py); and nines' own fd exhaustion (RLIMIT_NOFILE
+of nines lowered with prlimit), which is no failure of the service it checks."""
 
+import json
+import os
+import signal
+import subprocess
 import time
+from pathlib import Path
 
 from conftest import wait_for
 from probe_server import ProbeServer, Route
@@ -140,3 +146,129 @@ def test_discord_a8_rate_limited_counts_no_failure(h):
         rc, out, _ = sup.ctl("status", "--json", "bot")
         assert '"health_failures":0' in out and '"health":"rate limited"' in out
         assert sup.stop()[0] == 0
+
+
+# --------------------------------------------------------------------------- nines out of fds
+
+def lowest_free_fd(pid):
+    used = {int(x) for x in os.listdir(f"/proc/{pid}/fd")}
+    n = 0
+    while n in used:
+        n += 1
+    return n
+
+
+def nofile_limits(pid):
+    """(soft, hard) RLIMIT_NOFILE of pid as prlimit spells them ("unlimited" or a number)."""
+    for line in Path(f"/proc/{pid}/limits").read_text().splitlines():
+        if line.startswith("Max open files"):
+            return tuple(line.split()[3:5])
+    raise AssertionError("no 'Max open files' in /proc/PID/limits")
+
+
+def set_nofile(pid, soft, hard):
+    subprocess.run(["prlimit", "--pid", str(pid), f"--nofile={soft}:{hard}"], check=True)
+
+
+def status_json(sup, name):
+    rc, out, _ = sup.ctl("status", "--json", name)
+    assert rc in (0, 3), out
+    return next(s for s in json.loads(out)["services"] if s["name"] == name)
+
+
+def test_sup_nines_out_of_fds_is_no_health_failure(h):
+    """RLIMIT_NOFILE of nines = its lowest free fd: the HTTP check's socket cannot be made. That
+    is nines' problem, not the service's: the check is logged as not run and tried again, the
+    service keeps its pid; once the limit is lifted the checks pass again."""
+    interval, timeout, retries = 0.3, 0.5, 2
+    not_run = "bot: cannot run the health check: Too many open files"
+    with ProbeServer(routes={"/health": Route(status=200)}) as srv:
+        sup = Sup(h)
+        pids = h.tmp / "pids"
+        sup.service("bot", f"sh -c 'echo $$ >> {pids}; exec sleep 1000'",
+                    health={"url": srv.url("/health"), "interval": f"{int(interval * 1000)}ms",
+                            "timeout": f"{int(timeout * 1000)}ms", "retries": str(retries)},
+                    restart={"delay": "100ms", "jitter": "0%"})
+        nines = sup.start().pid
+        sup.wait_state("bot", "RUNNING")
+        assert wait_for(lambda: status_json(sup, "bot")["health"] == "ok", 10), sup.log()
+        pid = int(lines_of(pids)[0])
+        soft, hard = nofile_limits(nines)
+        lifted = False
+        try:
+            # A check in flight when the fds are listed leaves a hole below the limit once it
+            # ends; limiting again closes it (at most a few rounds).
+            for _ in range(5):
+                set_nofile(nines, lowest_free_fd(nines), hard)
+                if wait_for(lambda: not_run in sup.log() or "check failed" in sup.log(), 3):
+                    break
+            assert "check failed" not in sup.log(), f"nines' EMFILE failed the check:\n{sup.log()}"
+            assert not_run in sup.log(), sup.log()
+            seen = sup.log().count(not_run)
+            # Limited for far longer than retries checks could take: no failure counted, no
+            # restart, and the check keeps being tried (and logged) every interval.
+            hold = 3 * retries * (interval + timeout)
+            assert not wait_for(lambda: len(lines_of(pids)) > 1 or "unhealthy" in sup.log()
+                                or "health check failed" in sup.log(), hold), sup.log()
+            assert sup.log().count(not_run) >= seen + 2, sup.log()
+            set_nofile(nines, soft, hard)
+            lifted = True
+            n = len(srv.requests)
+            assert wait_for(lambda: len(srv.requests) >= n + 2, 10), sup.log()
+            st = status_json(sup, "bot")
+            assert (st["pid"], st["health"], st["health_failures"]) == (pid, "ok", 0), st
+            assert st["health_last"]["status"] == "healthy", st
+            assert lines_of(pids) == [str(pid)] and "health check failed" not in sup.log()
+        finally:
+            if not lifted:
+                set_nofile(nines, soft, hard)
+        assert sup.stop()[0] == 0
+
+
+def listed_pids(procs):
+    """Pids in run_dir/procs ("NAME PID START" lines); [] while it does not exist."""
+    try:
+        return [int(line.split()[1]) for line in procs.read_text().splitlines()]
+    except FileNotFoundError:
+        return []
+
+
+def test_sup_procs_file_rewritten_after_a_failed_write(h):
+    """run_dir/procs (for the sweep after a SIGKILL of nines) that could not be written (nines
+    out of fds) is written again once it can, not only at the next change of the pids."""
+    sup = Sup(h)
+    pids = h.tmp / "pids"
+    sup.service("bot", f"sh -c 'echo $$ >> {pids}; exec sleep 1000'",
+                restart={"delay": "100ms", "jitter": "0%"})
+    nines = sup.start().pid
+    procs = sup.run_dir / "procs"
+    assert wait_for(lambda: lines_of(pids) and listed_pids(procs) == [int(lines_of(pids)[0])],
+                    10), sup.log()
+    soft, hard = nofile_limits(nines)
+    failed = f"cannot write {procs}:"
+    lifted = True
+    try:
+        # The restart needs fds (pipes); the write of procs comes ~1 s after the exit (the save
+        # timer): the limit goes on in between. Soft limit 3: no new fd at all, whatever holes
+        # nines' fd table has. Missing that window (a loaded machine) just means another round.
+        for _ in range(5):
+            n, seen = len(lines_of(pids)), sup.log().count(failed)
+            os.kill(int(lines_of(pids)[-1]), signal.SIGKILL)
+            assert wait_for(lambda: len(lines_of(pids)) > n, 10), sup.log()
+            new = int(lines_of(pids)[-1])
+            set_nofile(nines, 3, hard)
+            lifted = False
+            wait_for(lambda: sup.log().count(failed) > seen or new in listed_pids(procs), 5)
+            set_nofile(nines, soft, hard)
+            lifted = True
+            if sup.log().count(failed) > seen and new not in listed_pids(procs):
+                break
+        else:
+            raise AssertionError(f"the write of procs never met the limit:\n{sup.log()}")
+        # Limit lifted: the next save timer (at most 5 s later) writes the new pid.
+        assert wait_for(lambda: listed_pids(procs) == [new], 10), (listed_pids(procs), new,
+                                                                    sup.log())
+    finally:
+        if not lifted:
+            set_nofile(nines, soft, hard)
+    assert sup.stop()[0] == 0

@@ -23,6 +23,7 @@
 #include <sys/epoll.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -494,6 +495,90 @@ static void http_hang_times_out_loop_keeps_running(void **state)
     timer_stop(e->loop, &k.t);
     run_for(e, 100);
     assert_int_equal(o.calls, 1);
+}
+
+/* ------------------------------------------------------------------ nines' own fds */
+
+static struct rlimit g_nofile; /* restored by teardown_nofile, even after a failed assert */
+
+static int lowest_free_fd(void)
+{
+    int fd = 0;
+    while (fcntl(fd, F_GETFD) != -1)
+        fd++;
+    return fd;
+}
+
+static void set_nofile(rlim_t soft)
+{
+    struct rlimit rl = g_nofile;
+    rl.rlim_cur = soft;
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &rl), 0);
+}
+
+static int teardown_nofile(void **state)
+{
+    setrlimit(RLIMIT_NOFILE, &g_nofile);
+    return teardown(state);
+}
+
+/* No fd left for the connection's socket: the check did not run (an error from probe_start, no
+ * callback), as for a TCP check's socket(), instead of curl's "Couldn't connect" failing it.
+ * One free fd is enough: the socket probe_start() made is the one curl connects. */
+static void http_no_socket_is_not_run(void **state)
+{
+    struct env *e = *state;
+    assert_int_equal(getrlimit(RLIMIT_NOFILE, &g_nofile), 0);
+    assert_int_equal(http_path(e, "/ok").res.status, PROBE_HEALTHY); /* libcurl set up */
+    char url[128];
+    struct probe_request req = http_req("/ok", url, sizeof url, 1000);
+    struct probe p;
+    struct outcome o = {0};
+    probe_init(&p);
+    set_nofile((rlim_t)lowest_free_fd());
+    int r = probe_start(&e->pr, &p, &req, on_done, &o);
+    probe_cancel(&e->pr, &p); /* p must not stay in flight past a failed assert */
+    assert_int_equal(r, -EMFILE);
+    struct probe_request tcp = {.kind = PROBE_KIND_TCP, .host = "127.0.0.1", .port = g_port,
+                                .timeout_ms = 1000};
+    r = probe_start(&e->pr, &p, &tcp, on_done, &o);
+    probe_cancel(&e->pr, &p);
+    assert_int_equal(r, -EMFILE);
+    run_for(e, 100);
+    assert_int_equal(o.calls, 0);
+
+    set_nofile((rlim_t)lowest_free_fd() + 1);
+    o = http_check(e, &req);
+    assert_int_equal(o.res.status, PROBE_HEALTHY);
+    assert_string_equal(o.res.detail, "HTTP 200");
+    set_nofile(g_nofile.rlim_cur);
+    assert_int_equal(http_path(e, "/ok").res.status, PROBE_HEALTHY);
+}
+
+/* The connection's socket is O_CLOEXEC like every fd nines holds (curl's own socket() is not). */
+static void http_socket_is_cloexec(void **state)
+{
+    struct env *e = *state;
+    char url[128];
+    struct probe_request req = http_req("/hang", url, sizeof url, 2000);
+    struct probe p;
+    struct outcome o = {0};
+    probe_init(&p);
+    assert_int_equal(probe_start(&e->pr, &p, &req, on_done, &o), 0);
+    run_for(e, 150); /* connected and waiting for the answer */
+    assert_int_equal(o.calls, 0);
+    int inet = 0, cloexec = 0;
+    for (int fd = 3; fd < lowest_free_fd() + 64; fd++) {
+        int dom = 0;
+        socklen_t len = sizeof dom;
+        if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &dom, &len) < 0 || dom != AF_INET)
+            continue;
+        inet++;
+        cloexec += (fcntl(fd, F_GETFD) & FD_CLOEXEC) != 0;
+    }
+    probe_cancel(&e->pr, &p); /* before any assert: p must not stay in flight */
+    assert_int_equal(inet, 1);
+    assert_int_equal(cloexec, 1);
 }
 
 static void two_in_parallel_one_hangs(void **state)
@@ -1161,6 +1246,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(http_connection_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(http_odd_answers, setup, teardown),
         cmocka_unit_test_setup_teardown(http_hang_times_out_loop_keeps_running, setup, teardown),
+        cmocka_unit_test_setup_teardown(http_no_socket_is_not_run, setup, teardown_nofile),
+        cmocka_unit_test_setup_teardown(http_socket_is_cloexec, setup, teardown),
         cmocka_unit_test_setup_teardown(two_in_parallel_one_hangs, setup, teardown),
         cmocka_unit_test_setup_teardown(busy_and_invalid, setup, teardown),
         cmocka_unit_test_setup_teardown(cancel_mid_flight, setup, teardown),
