@@ -81,7 +81,7 @@ void cgroup_init(struct cgroups *cg, const char *run_dir)
     cg->ok = true;
 }
 
-int cgroup_open_procs(const struct cgroups *cg, const char *name)
+int cgroup_open_dir(const struct cgroups *cg, const char *name)
 {
     if (!cg->ok)
         return -ENOTSUP;
@@ -91,10 +91,7 @@ int cgroup_open_procs(const struct cgroups *cg, const char *name)
         return rc;
     if (mkdir(path, 0755) < 0 && errno != EEXIST)
         return -errno;
-    rc = svc_path(cg, name, "cgroup.procs", path, sizeof path);
-    if (rc < 0)
-        return rc;
-    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     return fd < 0 ? -errno : fd;
 }
 

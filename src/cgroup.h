@@ -21,9 +21,9 @@ struct cgroups {
  * that a subgroup can be created there. Never fails: cg->ok tells. */
 void cgroup_init(struct cgroups *cg, const char *run_dir);
 
-/* Creates (if needed) the service's cgroup and opens its cgroup.procs for writing, close-on-exec.
- * The child writes "0" to it before exec to move itself in. Returns the fd or -errno. */
-int cgroup_open_procs(const struct cgroups *cg, const char *name);
+/* Creates (if needed) the service's cgroup and opens its directory (O_DIRECTORY, close-on-exec)
+ * for spawn_opts.cgroup_fd. Returns the fd (the caller closes it) or -errno. */
+int cgroup_open_dir(const struct cgroups *cg, const char *name);
 
 /* Pids in the service's cgroup, appended to *pids (realloc'd, caller frees). Returns 0, or
  * -errno (-ENOENT when the cgroup does not exist). */

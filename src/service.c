@@ -452,7 +452,7 @@ static void spawn_now(struct service *svc)
     o.stderr_fd = f.err[1];
     o.err_fd = f.ep[1];
     o.creds = &cr;
-    o.cgroup_fd = svc->host->cg->ok ? cgroup_open_procs(svc->host->cg, name_of(svc)) : -1;
+    o.cgroup_fd = svc->host->cg->ok ? cgroup_open_dir(svc->host->cg, name_of(svc)) : -1;
     pid_t pid = spawn_process(&o);
     if (o.cgroup_fd >= 0)
         close(o.cgroup_fd);

@@ -34,7 +34,8 @@ struct spawn_opts {
     int stdin_fd, stdout_fd, stderr_fd; /* -1: inherit */
     int err_fd;                 /* write end of a CLOEXEC pipe for struct spawn_error, or -1 */
     const struct creds *creds;  /* privileges, rlimits, umask to apply; NULL: inherit nines' */
-    int cgroup_fd;              /* a cgroup.procs opened for writing: the child moves itself in */
+    int cgroup_fd;              /* the service's cgroup v2 directory (O_DIRECTORY), or -1: the
+                                 * child starts in it (clone3) or joins it before exec */
 };
 
 /* Sets every field of o to its default (fds -1, flags false). */

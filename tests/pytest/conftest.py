@@ -20,6 +20,7 @@ import subprocess
 import sys
 import time
 import uuid
+from pathlib import Path
 
 import pytest
 
@@ -350,6 +351,22 @@ def tag(monkeypatch):
     value = uuid.uuid4().hex
     monkeypatch.setenv(TAG_VAR, value)
     return value
+
+
+@pytest.fixture(scope="session")
+def deny_syscalls(tmp_path_factory):
+    """tests/pytest/deny_syscalls.c built with the system C compiler (skips without one): a
+    launcher that makes some system calls fail as on an older kernel, for nines' fallbacks."""
+    exe = tmp_path_factory.mktemp("deny") / "deny_syscalls"
+    src = Path(__file__).resolve().parent / "deny_syscalls.c"
+    for cc in ("cc", "gcc"):
+        try:
+            if subprocess.run([cc, "-O2", "-o", str(exe), str(src)], capture_output=True,
+                              timeout=120).returncode == 0:
+                return exe
+        except (OSError, subprocess.TimeoutExpired):
+            continue
+    pytest.skip("no C compiler for tests/pytest/deny_syscalls.c")
 
 
 @pytest.fixture

@@ -24,7 +24,7 @@ Pid reuse, as nines actually does it:
   test below reproduces). What remains is the instant between the /proc scan and pidfd_open().
   Without pidfds (Linux < 5.3; a seccomp profile older than pidfd_open, as Docker < 20.10's,
   answers EPERM) a survivor is held by pid and start time, checked again before every signal;
-  the same tests run with pidfd_open failing (tests/pytest/nopidfd.c, a seccomp filter).
+  the same tests run with pidfd_open failing (tests/pytest/deny_syscalls.c, a seccomp filter).
 
 Run as root (setpriv, capabilities, ns_last_pid); each test takes a few seconds.
 """
@@ -34,7 +34,6 @@ import pathlib
 import re
 import shutil
 import signal
-import subprocess
 import tempfile
 
 import pytest
@@ -48,27 +47,12 @@ NOBODY = ["setpriv", "--reuid=nobody", "--regid=nogroup"]
 CAP_NET_BIND_SERVICE = 10
 
 
-@pytest.fixture(scope="session")
-def nopidfd_exe(tmp_path_factory):
-    """tests/pytest/nopidfd.c built with the system C compiler (skips without one)."""
-    exe = tmp_path_factory.mktemp("nopidfd") / "nopidfd"
-    src = pathlib.Path(__file__).resolve().parent / "nopidfd.c"
-    for cc in ("cc", "gcc"):
-        try:
-            if subprocess.run([cc, "-O2", "-o", str(exe), str(src)], capture_output=True,
-                              timeout=120).returncode == 0:
-                return exe
-        except (OSError, subprocess.TimeoutExpired):
-            continue
-    pytest.skip("no C compiler for tests/pytest/nopidfd.c")
-
-
 @pytest.fixture(params=["pidfd", "ENOSYS", "EPERM"])
-def pidfds(request, nopidfd_exe):
+def pidfds(request, deny_syscalls):
     """A launcher prefix for nines: pidfd_open() working, or failing as on an old kernel
     (ENOSYS) or under an old seccomp profile (EPERM)."""
-    return {"pidfd": [], "ENOSYS": [str(nopidfd_exe)],
-            "EPERM": [str(nopidfd_exe), "-e"]}[request.param]
+    return {"pidfd": [], "ENOSYS": [str(deny_syscalls), "pidfd_open"],
+            "EPERM": [str(deny_syscalls), "-e", "pidfd_open"]}[request.param]
 
 
 @pytest.fixture

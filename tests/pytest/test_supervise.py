@@ -3,10 +3,13 @@
 
 import os
 import pathlib
+import re
 import shutil
 import signal
 import tempfile
 import time
+
+import pytest
 
 from conftest import alive, tagged_pids, wait_for
 from supervisor_util import Sup, lines_of
@@ -125,6 +128,31 @@ def test_sup_p6_grandchildren_die_with_their_service(h):
     rc, _ = sup.stop()
     assert rc == 0
     assert _sleeps(h.tag, ("4242", "4343")) == []
+
+
+@pytest.mark.parametrize("how", ["clone3", "fork"])
+def test_sup_service_starts_in_its_own_cgroup(h, deny_syscalls, how):
+    """Where nines may create cgroups, each service runs in its own (cgroup v2), born there by
+    clone3(CLONE_INTO_CGROUP), or, where clone3 is missing (Linux < 5.3; "fork" here, clone3
+    failing with ENOSYS through a seccomp filter), moved in by the child before exec: what it
+    starts, a setsid'd grandchild too, is in it from the start."""
+    sup = Sup(h)
+    sup.service("cg", "sh -c 'setsid sleep 4545 & exec sleep 4646'")
+    sup.start(prefix=[str(deny_syscalls), "clone3"] if how == "fork" else [])
+    sup.wait_state("cg", "RUNNING")
+    if "a cgroup per service" not in sup.log():
+        pytest.skip("nines may not create cgroups here: " + sup.log().splitlines()[0])
+    assert wait_for(lambda: len(_sleeps(h.tag, ("4545", "4646"))) == 2, 5)
+
+    def cgroup(pid):
+        for line in open(f"/proc/{pid}/cgroup").read().splitlines():
+            if line.startswith("0::"):
+                return line[3:]
+        return None
+    paths = {cgroup(pid) for pid in _sleeps(h.tag, ("4545", "4646"))}
+    assert len(paths) == 1 and re.search(r"/nines\.[0-9a-f]{8}\.cg$", paths.pop()), paths
+    assert sup.stop()[0] == 0
+    assert _sleeps(h.tag, ("4545", "4646")) == []
 
 
 def _sleeps(tag, args):
