@@ -614,7 +614,7 @@ static void post_done(void *ctx, void *easy, int result)
 }
 
 /* libcurl loaded (curlso), curl_global_init, the multi handle and its callbacks (curlloop), and
- * the request headers: only once a webhook is configured. Returns 0 or -errno (-ENOENT: no
+ * the request headers: only once a webhook is configured. Returns 0 or -errno (-ELIBACC: no
  * libcurl installed). */
 static int curl_setup(struct alerter *a)
 {
@@ -796,7 +796,7 @@ int alerter_configure(struct alerter *a, char *const *exec_argv, const char *web
         int r = curl_setup(a);
         if (r < 0) {
             /* A webhook that cannot work must not take the hook (or nines) down with it. */
-            log_error("alert webhook is off: %s", r == -ENOENT ? "libcurl is not available" : strerror(-r));
+            log_error("alert webhook is off: %s", r == -ELIBACC ? "libcurl is not available" : strerror(-r));
             free(url);
             url = NULL;
             want_hook = false;

@@ -2,16 +2,22 @@
 #include "curlso.h"
 
 #include "log.h"
+#include "util.h"
 
 #include <dlfcn.h>
 #include <errno.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <string.h>
 
-/* The resolved table and the outcome of the one load attempt: a cache of what the dynamic
- * linker answered, written once. */
+/* The resolved table and the outcome of the last load attempt: a cache of what the dynamic
+ * linker answered. A failed dlopen is tried again after RETRY_MS: it fails for want of an fd or
+ * memory too (EMFILE while nines is out of fds), which must not turn HTTP checks and webhooks
+ * off for good. */
 static struct curlso table;
 static int load_result = 1; /* 1: not tried yet */
+static uint64_t retry_at;   /* CLOCK_MONOTONIC ms after which a failed dlopen is tried again */
+enum { RETRY_MS = 10000 };
 
 static const struct {
     const char *name;
@@ -39,26 +45,31 @@ _Static_assert(sizeof symbols / sizeof symbols[0] == sizeof(struct curlso) / siz
 
 int curlso_load(void)
 {
-    if (load_result <= 0)
+    if (load_result == 0 || (load_result < 0 && now_ms() < retry_at))
         return load_result;
     /* RTLD_LOCAL: its symbols stay out of the global namespace; RTLD_NOW: a broken install
-     * fails here, once, not in the middle of a health check. */
+     * fails here, not in the middle of a health check. */
     void *h = dlopen("libcurl.so.4", RTLD_NOW | RTLD_LOCAL);
     if (!h) {
-        log_error("cannot load libcurl (libcurl4 package): %s; HTTP checks and webhooks are off",
-                  dlerror());
-        return load_result = -ENOENT;
+        if (load_result == 1) /* once: a missing package would say it every minute */
+            log_error("cannot load libcurl (libcurl4 package): %s; HTTP checks and webhooks are "
+                      "off until it loads (tried again every %d s)", dlerror(), RETRY_MS / 1000);
+        retry_at = now_ms() + RETRY_MS;
+        return load_result = -ELIBACC;
     }
     for (size_t i = 0; i < sizeof symbols / sizeof symbols[0]; i++) {
         void *f = dlsym(h, symbols[i].name);
-        if (!f) {
+        if (!f) { /* a wrong library stays wrong: not tried again */
             log_error("libcurl lacks %s; HTTP checks and webhooks are off", symbols[i].name);
             dlclose(h);
-            return load_result = -ENOENT;
+            retry_at = UINT64_MAX;
+            return load_result = -ELIBACC;
         }
         /* POSIX guarantees that a dlsym() result converts to a function pointer (dlsym(3)). */
         memcpy((char *)&table + symbols[i].offset, &f, sizeof f);
     }
+    if (load_result < 0)
+        log_info("libcurl loaded: HTTP checks and webhooks are on");
     return load_result = 0;
 }
 

@@ -38,8 +38,9 @@ struct curlso {
     __typeof__(&curl_url_set) url_set;
 };
 
-/* Loads libcurl.so.4 (once; later calls return the first result). Returns 0, or -ENOENT when
- * it is not installed or lacks a function (logged once, naming what is missing). */
+/* Loads libcurl.so.4 (once it worked, later calls return 0 at once; a failed dlopen is tried
+ * again at most every 10 s: it also fails for want of fds). Returns 0, or -ELIBACC when it is
+ * not installed (for now) or lacks a function (logged once, naming what is missing). */
 int curlso_load(void);
 
 /* The table; valid only after curlso_load() returned 0. */

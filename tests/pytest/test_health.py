@@ -272,3 +272,30 @@ def test_sup_procs_file_rewritten_after_a_failed_write(h):
         if not lifted:
             set_nofile(nines, soft, hard)
     assert sup.stop()[0] == 0
+
+
+def test_sup_libcurl_load_is_retried_after_emfile(h):
+    """libcurl is loaded (dlopen) when the first HTTP check runs. If nines is out of fds at that
+    moment the load fails like a missing package would; it must be tried again once fds are
+    back (curlso.c: every 10 s), not leave HTTP checks off until nines restarts."""
+    with ProbeServer(routes={"/health": Route(status=200)}) as srv:
+        sup = Sup(h)
+        sup.service("bot", "sleep 1000",
+                    health={"url": srv.url("/health"), "interval": "2s", "timeout": "1s"})
+        nines = sup.start().pid
+        sup.wait_state("bot", "RUNNING")
+        soft, hard = nofile_limits(nines)
+        lifted = False
+        try:
+            set_nofile(nines, lowest_free_fd(nines), hard)  # before the first check, 2 s in
+            assert wait_for(lambda: "cannot load libcurl" in sup.log(), 10), sup.log()
+            assert not srv.requests and "health check failed" not in sup.log(), sup.log()
+            set_nofile(nines, soft, hard)
+            lifted = True
+            assert wait_for(lambda: srv.requests, 30), sup.log()
+            assert wait_for(lambda: status_json(sup, "bot")["health"] == "ok", 10), sup.log()
+            assert "libcurl loaded" in sup.log(), sup.log()
+        finally:
+            if not lifted:
+                set_nofile(nines, soft, hard)
+        assert sup.stop()[0] == 0
