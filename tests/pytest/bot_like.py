@@ -25,6 +25,11 @@ Environment (all optional except BOT_PORT):
     BOT_REVOKED        file of sha256 hex digests, one a line: a token whose digest is listed
                        has been "revoked", /health answers 401 (a bot after a gateway 4004)
     BOT_TOKEN_ENV      the variable holding the token (default DISCORD_TOKEN)
+    BOT_LOGINS         every instance appends "TIME PID SHA256(token)" here when it starts (its
+                       login), so a run can count logins made with a revoked token
+    BOT_AUTH_EXIT      "1": behave like a discord.py bot on a revoked token: at start (login,
+                       HTTP 401) and while running (the gateway closes with 4004), print
+                       discord.py's two lines (LoginFailure) to stderr and exit 1
     BOT_HEARTBEAT      seconds between heartbeat lines on stdout (default 0.25)
     NOTIFY_SOCKET, WATCHDOG_USEC   sd_notify(3), as nines sets them with ready = notify
 
@@ -102,6 +107,28 @@ def token_revoked():
     return digest in read(revoked).split()
 
 
+def login():
+    """Records this instance's login; with BOT_AUTH_EXIT a revoked token ends it as discord.py
+    ends a bot (exit status 1 after its LoginFailure, ../shared/reference/discord.md)."""
+    logins = env("BOT_LOGINS")
+    if logins:
+        token = os.environ.get(env("BOT_TOKEN_ENV", "DISCORD_TOKEN"), "")
+        with open(logins, "a") as f:
+            f.write(f"{time.time():.3f} {PID} {hashlib.sha256(token.encode()).hexdigest()}\n")
+    auth_check()
+
+
+def auth_check():
+    if env("BOT_AUTH_EXIT") == "1" and token_revoked():
+        try:
+            os.write(2, b"discord.errors.HTTPException: 401 Unauthorized (error code: 0): "
+                        b"401: Unauthorized\n"
+                        b"discord.errors.LoginFailure: Improper token has been passed.\n")
+        except OSError:
+            pass
+        os._exit(1)
+
+
 class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.0"   # one request per connection
 
@@ -162,6 +189,7 @@ def control_loop():
     """Acts on one-shot commands (flood) once per sequence number."""
     done = set()
     while True:
+        auth_check()
         mode, args = control()
         if mode == "flood" and applies(args) and len(args) >= 3 and args[2] not in done:
             done.add(args[2])
@@ -204,6 +232,7 @@ def main():
     signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGTERM, signal.SIGINT])
     signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
     lock = take_lock()  # noqa: F841 - held until exit
+    login()
     port = int(env("BOT_PORT", "0"))
     srv = bind(port)
     pidfile = env("BOT_PIDFILE")

@@ -353,12 +353,8 @@ def tag(monkeypatch):
     return value
 
 
-@pytest.fixture(scope="session")
-def deny_syscalls(tmp_path_factory):
-    """tests/pytest/deny_syscalls.c built with the system C compiler (skips without one): a
-    launcher that makes some system calls fail as on an older kernel, for nines' fallbacks."""
-    exe = tmp_path_factory.mktemp("deny") / "deny_syscalls"
-    src = Path(__file__).resolve().parent / "deny_syscalls.c"
+def compile_c(src, exe):
+    """Builds the C program src into exe with the system compiler; exe, or None without one."""
     for cc in ("cc", "gcc"):
         try:
             if subprocess.run([cc, "-O2", "-o", str(exe), str(src)], capture_output=True,
@@ -366,7 +362,35 @@ def deny_syscalls(tmp_path_factory):
                 return exe
         except (OSError, subprocess.TimeoutExpired):
             continue
-    pytest.skip("no C compiler for tests/pytest/deny_syscalls.c")
+    return None
+
+
+def lowest_free_fd(pid):
+    """The lowest fd number pid does not use: as RLIMIT_NOFILE, no new fd at all."""
+    used = {int(x) for x in os.listdir(f"/proc/{pid}/fd")}
+    n = 0
+    while n in used:
+        n += 1
+    return n
+
+
+def nofile_limits(pid):
+    """(soft, hard) RLIMIT_NOFILE of pid as prlimit spells them ("unlimited" or a number)."""
+    for line in Path(f"/proc/{pid}/limits").read_text().splitlines():
+        if line.startswith("Max open files"):
+            return tuple(line.split()[3:5])
+    raise AssertionError("no 'Max open files' in /proc/PID/limits")
+
+
+@pytest.fixture(scope="session")
+def deny_syscalls(tmp_path_factory):
+    """tests/pytest/deny_syscalls.c built with the system C compiler (skips without one): a
+    launcher that makes some system calls fail as on an older kernel, for nines' fallbacks."""
+    exe = compile_c(Path(__file__).resolve().parent / "deny_syscalls.c",
+                    tmp_path_factory.mktemp("deny") / "deny_syscalls")
+    if exe is None:
+        pytest.skip("no C compiler for tests/pytest/deny_syscalls.c")
+    return exe
 
 
 @pytest.fixture

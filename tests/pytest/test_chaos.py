@@ -95,7 +95,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import alive, children, cmdline, proc_stat, status_field, wait_for
+from conftest import (alive, children, cmdline, compile_c, lowest_free_fd, nofile_limits,
+                      proc_stat, status_field, wait_for)
 from supervisor_util import Sup, ninesctl_path
 from tokens import fake_token
 
@@ -248,22 +249,6 @@ def fd_kinds(pid):
     return out
 
 
-def lowest_free_fd(pid):
-    used = {int(x) for x in os.listdir(f"/proc/{pid}/fd")}
-    n = 0
-    while n in used:
-        n += 1
-    return n
-
-
-def nofile_limits(pid):
-    for line in Path(f"/proc/{pid}/limits").read_text().splitlines():
-        if line.startswith("Max open files"):
-            soft, hard = line.split()[3:5]
-            return soft, hard
-    raise AssertionError("no 'Max open files' in /proc/PID/limits")
-
-
 def start_time(pid):
     try:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
@@ -275,6 +260,20 @@ def sha(text):
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def availability(samples, a=None, b=None):
+    """Percent of the time in [a, b] (the whole run without them) that /health answered 200,
+    from [(t, ok)] polls in time order: each poll stands for the time until the next one, so a
+    poll that hung for its whole timeout weighs as much as the time it took. None if no poll."""
+    up = total = 0.0
+    for i, (t, ok) in enumerate(samples):
+        end = samples[i + 1][0] if i + 1 < len(samples) else t + 0.1
+        lo, hi = max(t, a if a is not None else t), min(end, b if b is not None else end)
+        if hi > lo:
+            total += hi - lo
+            up += (hi - lo) if ok else 0.0
+    return 100.0 * up / total if total else None
+
+
 def median(values):
     return statistics.median(values) if values else float("nan")
 
@@ -283,16 +282,8 @@ def median(values):
 def orphan_helper(tmp_path_factory):
     """The orphan burst helper compiled with the system C compiler, or None without one."""
     d = tmp_path_factory.mktemp("orphans")
-    src, exe = d / "orphans.c", d / "orphans"
-    src.write_text(ORPHANS_C)
-    for cc in ("cc", "gcc"):
-        try:
-            if subprocess.run([cc, "-O2", "-o", str(exe), str(src)], capture_output=True,
-                              timeout=120).returncode == 0:
-                return exe
-        except (OSError, subprocess.TimeoutExpired):
-            continue
-    return None
+    (d / "orphans.c").write_text(ORPHANS_C)
+    return compile_c(d / "orphans.c", d / "orphans")
 
 
 @pytest.fixture
@@ -524,13 +515,12 @@ class Watchers:
             t.join(30)
 
     def _health(self):
-        nxt = time.monotonic()
         while not self.stop.is_set():
             t = time.monotonic()  # a poll belongs to the moment it was sent
             code, _ = get_health(self.w.port, timeout=0.5)
             self.health.append((t, code == 200))
-            nxt += 0.1
-            self.stop.wait(max(0.0, nxt - time.monotonic()))
+            # Never catch up: a burst of polls after a hang would all land after the recovery.
+            self.stop.wait(max(0.0, t + 0.1 - time.monotonic()))
 
     def _status(self):
         while not self.stop.is_set():
@@ -573,8 +563,8 @@ class Watchers:
                            f"took {took:.2f}s")
         return bad
 
-    def availability(self):
-        return 100.0 * sum(ok for _, ok in self.health) / max(1, len(self.health))
+    def availability(self, a=None, b=None):
+        return availability(self.health, a, b)
 
 
 # --------------------------------------------------------------------------- faults
@@ -976,20 +966,17 @@ def summary(title, faults, watchers, extra=()):
                  f"status calls {len(watchers.status)}, "
                  f"latency median {median(lat):.3f}s max {max(lat or [0]):.3f}s"
                  f"{' (outside RLIMIT_NOFILE phases)' if watchers.excused else ''}")
-    lines.append(f"bot /health availability: {watchers.availability():.1f}% of "
-                 f"{len(watchers.health)} polls (every 100 ms)")
+    lines.append(f"bot /health availability: {watchers.availability() or 0:.1f}% of the time "
+                 f"({len(watchers.health)} polls, every 100 ms)")
     per = {}
     for kind, a, b in faults.windows:
-        got = [ok for t, ok in watchers.health if a <= t <= b]
-        n, up = per.get(kind, (0, 0))
-        per[kind] = (n + len(got), up + sum(got))
+        pct = watchers.availability(a, b)
+        if pct is not None:
+            per.setdefault(kind, []).append((pct, b - a))
     if per:
-        lines.append("  while each fault was injected and recovered: " + ", ".join(
-            f"{k} {100.0 * up / max(1, n):.0f}% of {n}" for k, (n, up) in per.items()))
-        calm = [ok for t, ok in watchers.health
-                if not any(a <= t <= b for _, a, b in faults.windows)]
-        lines.append(f"  between faults: {100.0 * sum(calm) / max(1, len(calm)):.1f}% of "
-                     f"{len(calm)} polls")
+        lines.append("  while each fault was injected and recovered (time-weighted): " + ", ".join(
+            f"{k} {sum(p * d for p, d in v) / max(1e-9, sum(d for _, d in v)):.0f}% of "
+            f"{sum(d for _, d in v):.1f}s" for k, v in per.items()))
     for kind, msg in faults.violations:
         lines.append(f"NOT RECOVERED: {kind}: {msg.splitlines()[0][:300]}")
     lines.extend(extra)

@@ -7,9 +7,8 @@ import os
 import signal
 import subprocess
 import time
-from pathlib import Path
 
-from conftest import wait_for
+from conftest import lowest_free_fd, nofile_limits, wait_for
 from probe_server import ProbeServer, Route
 from supervisor_util import Sup, lines_of
 
@@ -149,22 +148,6 @@ def test_discord_a8_rate_limited_counts_no_failure(h):
 
 
 # --------------------------------------------------------------------------- nines out of fds
-
-def lowest_free_fd(pid):
-    used = {int(x) for x in os.listdir(f"/proc/{pid}/fd")}
-    n = 0
-    while n in used:
-        n += 1
-    return n
-
-
-def nofile_limits(pid):
-    """(soft, hard) RLIMIT_NOFILE of pid as prlimit spells them ("unlimited" or a number)."""
-    for line in Path(f"/proc/{pid}/limits").read_text().splitlines():
-        if line.startswith("Max open files"):
-            return tuple(line.split()[3:5])
-    raise AssertionError("no 'Max open files' in /proc/PID/limits")
-
 
 def set_nofile(pid, soft, hard):
     subprocess.run(["prlimit", "--pid", str(pid), f"--nofile={soft}:{hard}"], check=True)
