@@ -748,9 +748,9 @@ NINES_WAKE = "nines: exit → it runs (it was asleep in epoll_wait: wake-up, wai
 NINES_LOOP = ("nines: running → fork (wall time of its loop: the turn under way, reaping, "
               "the fork itself; preemptions included)")
 CHILD_FIRST = "child: fork → its first run (waiting for a CPU)"
-RCU_WAIT = ("child: joining the service's cgroup waits for an RCU grace period "
+RCU_WAIT = ("child: joining the service's cgroup after fork waits for an RCU grace period "
             "(cgroup_procs_write → percpu_down_write → rcu_sync_enter → synchronize_rcu)")
-CHILD_CPU = "child: on CPU until exec (cgroup join, setsid, close_range of nines' fds, execve)"
+CHILD_CPU = "child: on CPU until exec (setsid, close_range of nines' fds, execve; the cgroup join where clone3 is missing)"
 EXEC_MAIN = "exec → main() of the new program"
 PART_ORDER = {NINES_WAKE: 0, NINES_LOOP: 1, CHILD_FIRST: 2, RCU_WAIT: 3,
               "child: preempted, waiting for a CPU": 4, CHILD_CPU: 6, EXEC_MAIN: 7}
@@ -934,15 +934,15 @@ RSS is `VmRSS` of nines at the end of the window (and the maximum of samples eve
 
 
 HANDLER_DOC = {
-    "settle": "`on_settle_timer` (zero-delay timer armed by `changed()` after any change of a "
-              "service, every health result included)",
-    "free_removed": "`free_removed` (inside settle: `is_current()` → `config_find_service()`, a "
-                    "linear `strcmp` scan, for every service)",
+    "settle": "`on_settle_timer` (zero-delay timer armed by `changed()` when a service's "
+              "state changes)",
+    "free_removed": "`free_removed` (inside settle: `is_current()` → `config_find_service()`, "
+                    "a binary search, for every service)",
     "save": "`on_save_timer` (≤ 1/s after a change: procs + state files)",
-    "instance_record": "`instance_record` (inside save: `/proc/PID/stat` of every running "
-                       "service, write run_dir/procs)",
+    "instance_record": "`instance_record` (inside save, when the set of pids changed: "
+                       "`/proc/PID/stat` of every running service, write run_dir/procs)",
     "statefile_save": "`statefile_save` (inside save: write, fsync, rename the state file)",
-    "spawn": "`spawn_process` (fork of nines, parent side)",
+    "spawn": "`spawn_process` (clone3/fork of nines, parent side)",
     "sigfd": "`on_signalfd` (SIGCHLD: reap, `service_on_exit`)",
     "health": "`on_health_timer` (starts one check: curl easy handle, connect)",
     "curl_timer": "`on_curl_timer` (curl_multi_socket_action on curl's timeout)",
@@ -1064,46 +1064,40 @@ def why_lines(a, R):
         f"The tail in A (the slowest 5% while traced, ≥ {T['tail_min']:.0f} ms, "
         f"{T['tail_mean']:.0f} ms mean): " + ", ".join(
             f"{v:.1f} ms {k.split(' (')[0]}" for v, k in tail[:4]) + ". Under the uprobes the "
-        f"slowest 5% waited longest for: " + ", ".join(
+        "slowest 5% waited longest for: " + ", ".join(
             (f"`{HANDLER_DOC[h].split('`')[1]}`" if h in HANDLER_DOC else h) + f" {v:.1f} ms"
             for h, v in sorted(by_handler.items(), key=lambda kv: -kv[1])[:5]) + ".")
     out = lead + [
         f"Why (A, native split; {T['mean']:.1f} ms mean exit→exec while traced): "
-        f"**{child:.1f} ms** is the child between fork and exec. It first joins the service's "
-        f"cgroup (`child_main()` in spawn.c writes \"0\" to its `cgroup.procs`); every "
-        f"migration takes `cgroup_threadgroup_rwsem` for writing, `percpu_down_write()` → "
-        f"`rcu_sync_enter()` → `synchronize_rcu()`, i.e. it waits a full RCU grace period "
-        f"(**{m(RCU_WAIT):.1f} ms** mean, p99 {P.get(RCU_WAIT, {}).get('p99', 0):.1f}; B "
-        f"{m(RCU_WAIT, B):.1f}, C {m(RCU_WAIT, C):.1f}: when the crash loop alone restarts "
-        f"faster than a grace period, `rcu_sync` is still held from the previous migration "
-        f"and most joins skip the wait). Then it is on CPU for {m(CHILD_CPU):.1f} ms: "
-        f"`close_range` over nines' {A1['fds']} fds and an `execve` that frees its copy of "
-        f"nines' {A1['rss_kb'] / 1024:.0f} MiB address space (B: {R['B']['rss_kb'] / 1024:.0f} "
-        f"MiB, C: {R['C']['rss_kb'] / 1024:.0f} MiB).",
+        f"**{child:.1f} ms** is the child between fork and exec. It is born in the service's "
+        f"cgroup (`clone3()` with `CLONE_INTO_CGROUP`, src/spawn.c): joining it after fork by "
+        f"writing `cgroup.procs` took `cgroup_threadgroup_rwsem` for writing, "
+        f"`percpu_down_write()` → `rcu_sync_enter()` → `synchronize_rcu()`, a full RCU grace "
+        f"period (5.7 ms mean, p99 19.0 in the run of 2026-11-29, before clone3); here "
+        f"**{m(RCU_WAIT):.1f} ms** mean (B {m(RCU_WAIT, B):.1f}, C {m(RCU_WAIT, C):.1f}). It is "
+        f"on CPU for {m(CHILD_CPU):.1f} ms: `close_range` over nines' {A1['fds']} fds and an "
+        f"`execve` that frees its copy of nines' {A1['rss_kb'] / 1024:.0f} MiB address space "
+        f"(B: {R['B']['rss_kb'] / 1024:.0f} MiB, C: {R['C']['rss_kb'] / 1024:.0f} MiB).",
         f"Waiting for a CPU: {cpu_wait:.1f} ms of the mean (the child before its first run "
         f"and when preempted, nines woken but not yet running). The machine has "
         f"{os.cpu_count()} CPUs and other work used {A1['other_pct']:.0f}% of one during A1.",
         f"nines' own loop before the fork: {m(NINES_LOOP):.1f} ms mean (p99 "
         f"{P.get(NINES_LOOP, {}).get('p99', 0):.1f}). Under the uprobes: `on_settle_timer` "
         f"runs {st.get('per_s', 0):.0f} times a second ({st.get('med', 0):.2f} ms median): "
-        f"`changed()` arms it after every service change, and `on_health_result()` calls "
-        f"`changed()` after every check, so the checks alone run it "
+        f"`changed()` arms it when a service's state changes (every restart of the crash loop "
+        f"does; a health result that changes nothing does not: "
         f"{(R.get('prof_A0') or {}).get('calls', {}).get('settle', {}).get('per_s', 0):.0f} "
-        f"times a second (A0); each run calls `free_removed()`, whose `is_current()` → "
-        f"`config_find_service()` is a linear `strcmp` scan of the {a.services + 1} services "
-        f"for each of them (~{(a.services + 1) ** 2 // 2:,} `strcmp` calls), then "
-        f"`service_poke()` on each. `on_save_timer` runs once a second while anything changes "
-        f"(every check result counts) and holds the loop {sv.get('med', 0):.0f} ms "
-        f"(median under the uprobes): `record_procs()` → `instance_record()` reads "
-        f"`/proc/PID/stat` of all {a.services + 1} running services, `statefile_set()` does a "
-        f"linear lookup per service (and `is_current()` again), `statefile_save()` fsyncs "
-        f"and renames. An exit that arrives during either waits for it.",
+        f"times a second with the checks alone, A0), and services are found by binary search. "
+        f"`on_save_timer` runs at most once a second after a change and holds the loop "
+        f"{sv.get('med', 0):.1f} ms (median under the uprobes): `record_procs()` rewrites "
+        f"run_dir/procs only when the set of pids changed, `statefile_save()` fsyncs and "
+        f"renames. An exit that arrives during either waits for it.",
     ]
     if sp:
         out.append(
-            f"The checks come in bursts: the {a.services} services started within a few "
-            f"seconds and each check is re-armed `interval` after its result, so they stay in "
-            f"phase: per 10 ms, mean {sp['slot_mean']:.1f} checks but p99 {sp['slot_p99']:.0f}, "
+            f"The checks are not spread evenly (the first ones are jittered over an interval, "
+            f"then each is re-armed `interval` after its result): per 10 ms, mean "
+            f"{sp['slot_mean']:.1f} checks but p99 {sp['slot_p99']:.0f}, "
             f"max {sp['slot_max']}. Restarts slower than 10 ms overlapped checks at "
             f"{fmt_rate(sp['rate_in_slow'])}, the others at {fmt_rate(sp['rate_in_fast'])}: "
             f"an exit that lands in a burst waits for the `on_curl_sock`/`on_curl_timer`/"
@@ -1118,8 +1112,8 @@ def why_lines(a, R):
         f"cpu-clock profile: kernel {share.get('[kernel.kallsyms]', 0):.0f}% (loopback TCP "
         f"connect/send/close; both ends' softirq work runs in nines' context), libcurl "
         f"{next((x for k, x in share.items() if 'libcurl' in k), 0):.0f}%, libc "
-        f"{share.get('libc.so.6', 0):.0f}%, of which `strcmp` {sc:.0f}% (all from "
-        f"`config_find_service()`, in the settle and save runs above), nines {share.get('nines', 0):.0f}%.")
+        f"{share.get('libc.so.6', 0):.0f}%, of which `strcmp` {sc:.0f}% (11% before services "
+        f"were found by binary search), nines {share.get('nines', 0):.0f}%.")
     return out
 
 
