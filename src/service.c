@@ -413,6 +413,21 @@ static bool load_token(struct service *svc)
     return true;
 }
 
+/* Whether a child may be born in the service's cgroup (clone3 CLONE_INTO_CGROUP). Not into
+ * one that cgroup.kill was ever written to: on the kernels tested here every process cloned
+ * into such a cgroup is SIGKILLed at birth (its kill sequence number differs from the one the
+ * clone took), so a service stopped by KILL would die at every restart. Joining it after fork
+ * is not affected. A cgroup this nines has not made yet (a previous nines may have killed it)
+ * is removed and made again first; when it cannot be removed (not empty), fork and join. */
+static bool fresh_cgroup(struct service *svc)
+{
+    if (!svc->cg_fresh) {
+        int rc = cgroup_remove(svc->host->cg, name_of(svc));
+        svc->cg_fresh = rc == 0 || rc == -ENOENT;
+    }
+    return svc->cg_fresh;
+}
+
 static void spawn_now(struct service *svc)
 {
     snprintf(svc->instance, sizeof svc->instance, "%s.%llu", svc->host->token,
@@ -452,6 +467,7 @@ static void spawn_now(struct service *svc)
     o.stderr_fd = f.err[1];
     o.err_fd = f.ep[1];
     o.creds = &cr;
+    o.cgroup_clone = svc->host->cg->ok && fresh_cgroup(svc); /* before the open: may rmdir */
     o.cgroup_fd = svc->host->cg->ok ? cgroup_open_dir(svc->host->cg, name_of(svc)) : -1;
     pid_t pid = spawn_process(&o);
     if (o.cgroup_fd >= 0)
@@ -746,6 +762,7 @@ static void on_backoff_timer(struct loop *loop, struct timer *t)
     /* Otherwise this is the stop timeout: KILL the group and everything of this generation. */
     svc->kill_sent = true;
     cgroup_kill(svc->host->cg, name_of(svc)); /* all at once where the kernel can (5.14+) */
+    svc->cg_fresh = false;
     if (svc->pid) {
         log_warn("%s: stop timeout (%llu ms): sending KILL", name_of(svc),
                  (unsigned long long)svc->conf->stop_timeout_ms);

@@ -78,6 +78,8 @@ struct service {
     bool tree_left;            /* main process gone; its other processes not yet known gone */
     unsigned tree_count;       /* leftover processes found in the last tree scan */
     bool kill_sent;            /* the stop timeout passed and KILL went out */
+    bool cg_fresh;             /* its cgroup was (re)made by this nines and never killed since:
+                                * only then may a child be cloned into it (see spawn_now) */
     pid_t *termed;             /* leftovers already sent stop_signal: a handler must get one */
     unsigned n_termed, cap_termed;
     bool exec_failed;          /* the current process reported a setup/exec error */

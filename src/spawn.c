@@ -157,7 +157,7 @@ static pid_t clone_into_cgroup(int dirfd)
 pid_t spawn_process(const struct spawn_opts *o)
 {
     pid_t parent = getpid();
-    pid_t pid = o->cgroup_fd >= 0 ? clone_into_cgroup(o->cgroup_fd) : -1;
+    pid_t pid = o->cgroup_fd >= 0 && o->cgroup_clone ? clone_into_cgroup(o->cgroup_fd) : -1;
     bool in_cgroup = pid >= 0;
     /* Any clone3 failure (an old kernel, a seccomp profile without it, a cgroup that cannot take
      * the process) falls back to fork and joining from the child, as before Linux 5.7. */

@@ -35,7 +35,8 @@ struct spawn_opts {
     int err_fd;                 /* write end of a CLOEXEC pipe for struct spawn_error, or -1 */
     const struct creds *creds;  /* privileges, rlimits, umask to apply; NULL: inherit nines' */
     int cgroup_fd;              /* the service's cgroup v2 directory (O_DIRECTORY), or -1: the
-                                 * child starts in it (clone3) or joins it before exec */
+                                 * child joins it before exec, */
+    bool cgroup_clone;          /* or is born in it (clone3 CLONE_INTO_CGROUP) when true */
 };
 
 /* Sets every field of o to its default (fds -1, flags false). */
