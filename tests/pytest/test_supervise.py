@@ -155,6 +155,24 @@ def test_sup_service_starts_in_its_own_cgroup(h, deny_syscalls, how):
     assert _sleeps(h.tag, ("4545", "4646")) == []
 
 
+def test_sup_restart_after_a_kill_escalation_stays_up(h):
+    """A service that ignores TERM is KILLed at its stop timeout (cgroup.kill where the kernel
+    has it). Its next instance must live: on some kernels a process cloned into a cgroup that
+    was ever killed is SIGKILLed at birth (nines then makes the cgroup again)."""
+    sup = Sup(h)
+    sup.service("stubborn", "sh -c \"trap '' TERM; exec sleep 1000\"",
+                service={"stop_timeout": "1s"}, restart={"delay": "100ms"})
+    sup.start()
+    sup.wait_state("stubborn", "RUNNING")
+    for _ in range(2):  # the second time the cgroup was killed under this same nines too
+        rc, out, err = sup.ctl("restart", "stubborn")
+        assert rc == 0, (out, err)
+        assert "stop timeout" in sup.log(), sup.log()
+        sup.wait_state("stubborn", "RUNNING")
+        assert not wait_for(lambda: sup.state("stubborn") != "RUNNING", 1.5), sup.log()
+    assert sup.stop()[0] == 0
+
+
 def _sleeps(tag, args):
     out = []
     for pid in tagged_pids(tag):
