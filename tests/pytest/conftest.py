@@ -24,6 +24,12 @@ from pathlib import Path
 
 import pytest
 
+# nines hands its services the signal dispositions it was started with (as tini does), and a
+# shell cannot trap a signal that was ignored when it started (POSIX, "trap"). Under nohup (or a
+# CI runner that ignores SIGHUP) every service would then ignore HUP: start from the default.
+if signal.getsignal(signal.SIGHUP) == signal.SIG_IGN:
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)
+
 PYTHON = sys.executable or "/usr/bin/python3"
 TAG_VAR = "NINES_TEST_TAG"
 NS_PREFIX = ["unshare", "--pid", "--fork", "--mount-proc"]
