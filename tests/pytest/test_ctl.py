@@ -842,6 +842,7 @@ def test_ctl_client_gives_up_while_stop_goes_on(h):
     sup.service("other", "sleep 1000")
     sup.start()
     wait_running(sup, "slow", "other")
+    assert wait_for(lambda: sleeps(h.tag, "infinity"), 5)  # the TERM trap is in place
     rc, out, err = sup.ctl("-t", "1", "stop", "slow")
     assert rc == 1 and "no reply" in err and str(sup.sock) in err, (rc, out, err)
     # Raw clients too: a stop request and gone at once.

@@ -508,7 +508,9 @@ def test_sec_survivor_sweep_never_kills_a_pid_reuser(h, require_root, pidfds):
     wrapper = h.spawn([PY, "-c", SUBREAPER, *pidfds, h.nines, "-c", sup.conf])
     sup.p = wrapper
     quick = running_pid(sup, "quick")
-    running_pid(sup, "stubborn")
+    stubborn = running_pid(sup, "stubborn")
+    # `exec sleep` done: its TERM trap is in place (a TERM before it would simply end sh).
+    assert wait_for(lambda: cmdline(stubborn) == ["sleep", "1001"], 5), cmdline(stubborn)
     first = h.child_running(wrapper.pid, "nines")
     os.kill(first, signal.SIGKILL)
     assert wait_for(lambda: not os.path.exists(f"/proc/{first}"), 5)

@@ -164,11 +164,16 @@ def test_sup_restart_after_a_kill_escalation_stays_up(h):
                 service={"stop_timeout": "1s"}, restart={"delay": "100ms"})
     sup.start()
     sup.wait_state("stubborn", "RUNNING")
+    # `exec sleep` done: the TERM trap is in place (a TERM before it would simply end sh).
+    seen = wait_for(lambda: _sleeps(h.tag, ("1000",)), 5)
+    assert seen, sup.log()
     for _ in range(2):  # the second time the cgroup was killed under this same nines too
         rc, out, err = sup.ctl("restart", "stubborn")
         assert rc == 0, (out, err)
         assert "stop timeout" in sup.log(), sup.log()
         sup.wait_state("stubborn", "RUNNING")
+        seen = wait_for(lambda: [p for p in _sleeps(h.tag, ("1000",)) if p not in seen], 5)
+        assert seen, sup.log()
         assert not wait_for(lambda: sup.state("stubborn") != "RUNNING", 1.5), sup.log()
     assert sup.stop()[0] == 0
 
@@ -224,6 +229,8 @@ def test_sup_p7_stop_escalates_to_kill(h):
                 service={"stop_timeout": "1s"})
     sup.start()
     sup.wait_state("stubborn", "RUNNING")
+    # A loop's `sleep` runs: the TERM trap is in place (a TERM before it would simply end sh).
+    assert wait_for(lambda: _sleeps(h.tag, ("0.1",)), 5), sup.log()
     rc, took = sup.stop()
     assert rc == 0
     assert 0.9 <= took <= 4.0, took
