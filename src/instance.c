@@ -159,8 +159,14 @@ int instance_record(const struct instance *in, const struct instance_proc *procs
         return -errno;
     for (size_t i = 0; i < n; i++) {
         uint64_t start;
-        if (proctree_start_time(procs[i].pid, &start) == 0)
+        int rc = proctree_start_time(procs[i].pid, &start);
+        if (rc == 0)
             fprintf(f, "%s %d %llu\n", procs[i].name, (int)procs[i].pid, (unsigned long long)start);
+        else if (rc != -ESRCH) { /* a live process left out would escape the next sweep */
+            fclose(f);
+            unlink(tmp);
+            return rc;
+        }
     }
     if (fclose(f) != 0 || rename(tmp, in->procs_path) < 0) {
         int e = errno;

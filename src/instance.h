@@ -34,7 +34,8 @@ void instance_unlock(struct instance *in);
  * frees). Returns 0 or -errno. */
 int instance_find_survivors(const struct instance *in, pid_t **out, size_t *n);
 
-/* Rewrites run_dir/procs atomically from n records. Returns 0 or -errno. */
+/* Rewrites run_dir/procs atomically from n records (a pid already gone is left out). Returns 0,
+ * or -errno, also when a live pid could not be read (EMFILE): nothing is written then. */
 struct instance_proc {
     const char *name;
     pid_t pid;

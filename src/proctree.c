@@ -15,20 +15,30 @@ struct pp {
 };
 
 /* Reads /proc/PID/stat into buf and returns a pointer just past the ")" that ends the comm
- * field (comm may itself hold spaces and parentheses, proc(5)), or NULL. */
+ * field (comm may itself hold spaces and parentheses, proc(5)), or NULL with errno: ESRCH when
+ * the process is gone, else why it could not be read (EMFILE: nines is out of fds, which says
+ * nothing about the process). */
 static const char *read_stat(pid_t pid, char *buf, size_t len)
 {
     char path[64];
     snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
+    if (fd < 0) {
+        if (errno == ENOENT)
+            errno = ESRCH;
         return NULL;
+    }
     ssize_t n = read(fd, buf, len - 1);
+    int err = n < 0 ? errno : ESRCH; /* a process reaped under our read reads as empty */
     close(fd);
-    if (n <= 0)
+    if (n <= 0) {
+        errno = err;
         return NULL;
+    }
     buf[n] = '\0';
     char *rp = strrchr(buf, ')');
+    if (!rp)
+        errno = EINVAL;
     return rp ? rp + 1 : NULL;
 }
 
@@ -155,7 +165,7 @@ int proctree_start_time(pid_t pid, uint64_t *start)
     char buf[1024];
     const char *rest = read_stat(pid, buf, sizeof buf);
     if (!rest)
-        return -ESRCH;
+        return -errno;
     /* After comm: field 3 (state) ... field 22 (starttime): skip 19 fields. */
     const char *p = rest;
     for (int field = 3; field < 22; field++) {

@@ -19,7 +19,8 @@ int proctree_descendants(pid_t root, pid_t **out, size_t *n);
 int proctree_signal_all(int sig);
 
 /* Reads the start time (clock ticks since boot, field 22 of /proc/PID/stat) of pid.
- * Returns 0 and sets *start, or -errno (-ESRCH when gone). */
+ * Returns 0 and sets *start, or -errno: -ESRCH when gone, another (-EMFILE) when /proc could
+ * not be read, which does not mean the process is gone. */
 int proctree_start_time(pid_t pid, uint64_t *start);
 
 /* True when pid exists and is not a zombie (a zombie has exited; it only waits to be reaped). */

@@ -873,8 +873,10 @@ static void start_all(struct supervisor *s)
 static bool survivor_same(const struct supervisor *s, size_t i)
 {
     uint64_t start;
-    return proctree_alive(s->survivors[i]) && proctree_start_time(s->survivors[i], &start) == 0 &&
-           start == s->survivor_starts[i];
+    int rc = proctree_start_time(s->survivors[i], &start);
+    if (rc < 0)
+        return rc != -ESRCH; /* unreadable (EMFILE) is not gone: keep it, look again later */
+    return start == s->survivor_starts[i] && proctree_alive(s->survivors[i]);
 }
 
 static void signal_survivors(struct supervisor *s, int signo)
