@@ -763,9 +763,11 @@ class Run:
     def reload_good(self, p):
         pid = self.steady()
         ok, out, secs = self.s.reload_good()
-        time.sleep(1.0)  # then look: a restart would have replaced the bot by now
-        code, now = self.bot.health()
-        kept = code == 200 and now == pid
+
+        def replaced():
+            code, now = self.bot.health(timeout=0.3)
+            return code != 200 or now != pid
+        kept = not wait_for(replaced, 1.0, interval=0.05)  # a restart shows within 1 s
         if not kept:
             self.steady()
         self.record("reload_good", secs if ok else None,
